@@ -68,6 +68,7 @@ def serve(release: DemoRelease, options: ServeOptions) -> int:
         ws="websockets-sansio",
         lifespan="off",
         access_log=False,
+        proxy_headers=False,  # show the peer as it is: tests check what the router forwards
         log_level="warning",
         timeout_keep_alive=int(options.keep_alive_s) or 1,
         timeout_graceful_shutdown=max(1, round(options.graceful_timeout_ms / 1000)),

@@ -110,7 +110,7 @@ _OCTETS = "application/octet-stream"
 
 def _hop_safe(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     # PEP 3333 forbids hop-by-hop headers from the app; the server decides to close.
-    return [(name, value) for name, value in headers if name != "connection"]
+    return [(name, value) for name, value in headers if name not in ("connection", "upgrade")]
 
 
 def _stream(chunks: int, interval_ms: int, size: int) -> Iterator[bytes]:
