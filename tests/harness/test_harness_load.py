@@ -144,7 +144,7 @@ def test_report_json_and_text(demo_app: DemoProcess) -> None:
     assert "outcomes" not in document
     assert len(json.loads(report.to_json(outcomes=True))["outcomes"]) == 50
     text = report.text()
-    assert text.startswith(f"50 requests in ")
+    assert text.startswith("50 requests in ")
     assert "50 ok, no failures" in text and "releases: v1 100.0%" in text
 
 
