@@ -17,6 +17,7 @@ from turnout.core.migrations.effects import statement_effects
 from turnout.core.migrations.facts import SchemaFacts
 from turnout.core.migrations.locks import Effect
 from turnout.core.migrations.model import Finding, Location, MigrationSource
+from turnout.core.migrations.phases import MigrationPhase, StatementPhase, classify, statement_phase
 from turnout.core.migrations.rules import RULES, RULES_BY_ID, Context, Hit, Rule
 from turnout.core.migrations.scope import Scope
 from turnout.core.migrations.settings import LintSettings
@@ -35,6 +36,7 @@ class AnalyzedStatement:
     location: Location
     runner: bool  # added by the migration runner (BEGIN, alembic_version), not the migration
     effects: tuple[Effect, ...]
+    phase: StatementPhase | None
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,13 @@ class MigrationResult:
     findings: tuple[Finding, ...]
     statements: tuple[AnalyzedStatement, ...]
     directives: Directives
+
+    def phase(self) -> MigrationPhase:
+        """This migration's phase: declared by a directive, else inferred from its statements."""
+        d = self.directives.phase
+        lines = ((s.location.line, s.phase) for s in self.statements if not s.runner)
+        declared = (d.phase, d.expand) if d else None
+        return classify(self.source.id, self.source.path, lines, declared)
 
 
 def lint_migrations(
@@ -60,7 +69,7 @@ def lint_migration(
     locator = _Locator(source, script)
     comments = source.comments if source.comments is not None else locator.sql_comments()
     directives = parse_directives(comments, source.path, RULES_BY_ID)
-    phase = directives.phase.phase if directives.phase else None
+    declared = directives.phase.phase if directives.phase else None
     rules = [r for r in RULES if settings.rule_on(r.id, r.default)]
     state = MigrationState.start(settings.assume_in_transaction)
     hits: list[tuple[int, Rule, Hit]] = []
@@ -71,10 +80,11 @@ def lint_migration(
         scope = Scope(facts, state.created, state.created_indexes, settings.postgres_version)
         effects = statement_effects(stmt.node, scope)
         if not runner:
-            ctx = Context(stmt.node, stmt, location.line, effects, state, scope, settings, phase)
+            ctx = Context(stmt.node, stmt, location.line, effects, state, scope, settings, declared)
             hits.extend(_check(ctx, i, rules, once))
+        phase = None if runner else statement_phase(stmt.node, scope)
         analyzed.append(
-            AnalyzedStatement(i, stmt.node, stmt.text, location, runner, tuple(effects))
+            AnalyzedStatement(i, stmt.node, stmt.text, location, runner, tuple(effects), phase)
         )
         state.advance(stmt.node, effects, i, location.line)
         facts.learn(stmt.node)
