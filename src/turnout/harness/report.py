@@ -116,8 +116,8 @@ class Report:
         if s.latency is not None:
             lat = s.latency
             lines.append(
-                f"latency ms: p50 {lat.p50:.1f}, p95 {lat.p95:.1f}, "
-                f"p99 {lat.p99:.1f}, max {lat.max:.1f}"
+                f"latency ms: p50 {lat.p50:.2f}, p95 {lat.p95:.2f}, "
+                f"p99 {lat.p99:.2f}, max {lat.max:.2f}"
             )
         if s.ok_by_release:
             shares = ", ".join(f"{r} {s.share(r):.1%}" for r in s.ok_by_release)
