@@ -39,7 +39,7 @@ from turnout.harness.requests import (
     StreamRequests,
 )
 from turnout.harness.spec import LoadSpec
-from turnout.harness.websocket import WebSocketClient
+from turnout.harness.websocket import WebSocketClient, require_websockets
 
 __all__ = ["LoadRunner", "Progress", "Run", "run_load"]
 
@@ -258,6 +258,8 @@ async def run_load(
     on_start: Callable[[Run], None] | None = None,
 ) -> Report:
     """Run ``spec`` until its duration or budget is spent or ``stop`` is set; the report."""
+    if spec.mix.websocket.concurrency:
+        require_websockets()
     run = Run(spec)
     http = _http_clients(run)
     sockets = [

@@ -14,6 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from turnout.demo.content import BLOCK, pattern
+from turnout.errors import SystemFault
 from turnout.harness.accounting import Client, Kind, Outcome, Stage
 from turnout.harness.http1 import connect_failure
 from turnout.harness.spec import WebSocketClients
@@ -23,9 +24,20 @@ if TYPE_CHECKING:
 
     from turnout.harness.load import Run
 
-__all__ = ["WebSocketClient"]
+__all__ = ["WebSocketClient", "require_websockets"]
 
 _CLEAN_CLOSE = (1000, 1001, 1012)
+
+
+def require_websockets() -> None:
+    """Fail before the run starts when the WebSocket clients cannot work."""
+    try:
+        import websockets.asyncio.client  # noqa: F401
+    except ImportError as exc:
+        raise SystemFault(
+            "the mix has WebSocket clients but the 'websockets' package is missing: "
+            "pip install 'websockets>=13', or set the websocket concurrency to 0"
+        ) from exc
 
 
 class WebSocketClient:
