@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast
-from pglast.enums import ObjectType, ReindexObjectType
+from pglast.enums import ConstrType, ObjectType, ReindexObjectType
 
 from turnout.core.migrations.altertable import command_effect
 from turnout.core.migrations.ast import strings
@@ -65,7 +65,7 @@ def _drop(node: Any, scope: Scope) -> list[Effect]:
 
 def _on_index(index: str, mode: LockMode, scope: Scope, work: Work = Work.CATALOG) -> Effect:
     known = scope.facts.indexes.get(index)
-    new = index in scope.created_indexes or (known is not None and scope.is_new(known.table))
+    new = known is not None and scope.is_new(known.table)
     table = known.table if known else None
     return Effect(table, mode, work, new=new, index=None if known else index)
 
@@ -84,7 +84,7 @@ def _create(node: Any, scope: Scope) -> list[Effect]:
     """A new table locks only the tables its foreign keys reference."""
     effects: list[Effect] = []
     for con in _constraints(node):
-        if con.contype == 9 and con.pktable is not None:  # CONSTR_FOREIGN
+        if con.contype == ConstrType.CONSTR_FOREIGN and con.pktable is not None:
             ref = TableName.from_range_var(con.pktable)
             effects.append(Effect(ref, LockMode.SHARE_ROW_EXCLUSIVE, new=scope.is_new(ref)))
     return effects
@@ -163,6 +163,22 @@ def _trigger(node: Any, scope: Scope) -> list[Effect]:
     return [Effect(table, LockMode.SHARE_ROW_EXCLUSIVE, new=scope.is_new(table))]
 
 
+def _domain(node: Any, scope: Scope) -> list[Effect]:
+    """Checking a domain constraint takes SHARE on, and reads, every table using the domain."""
+    con: Any = node.def_
+    checks = (node.subtype == "C" and con is not None and not con.skip_validation) or (
+        node.subtype == "V"
+    )
+    if not checks:
+        return []
+    domain = strings(node.typeName)[-1]
+    reason = Reason(Cause.DOMAIN_CHECK, f"every value of domain {domain} is checked")
+    return [
+        Effect(table, LockMode.SHARE, Work.SCAN, (reason,), scope.is_new(table))
+        for table in scope.facts.tables_using_type(domain)
+    ]
+
+
 def _merge(effects: list[Effect]) -> list[Effect]:
     """One effect per table: the strongest lock, the most work, every reason."""
     merged: dict[tuple[TableName | None, str | None], Effect] = {}
@@ -200,4 +216,5 @@ _HANDLERS: dict[type, Any] = {
     ast.VacuumStmt: _vacuum,
     ast.ReindexStmt: _reindex,
     ast.CreateTrigStmt: _trigger,
+    ast.AlterDomainStmt: _domain,
 }

@@ -51,6 +51,14 @@ class SchemaFacts:
         t = self.tables.get(table)
         return t.columns.get(name) if t else None
 
+    def tables_using_type(self, type_name: str) -> list[TableName]:
+        """Tables with a column of type (or domain) ``type_name``."""
+        return [
+            name
+            for name, table in self.tables.items()
+            if any(c.type.name == type_name for c in table.columns.values())
+        ]
+
     def proves_not_null(self, table: TableName, column: str) -> bool:
         """A validated CHECK constraint on ``table`` proves ``column IS NOT NULL``."""
         t = self.tables.get(table)

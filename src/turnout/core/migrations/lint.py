@@ -80,7 +80,10 @@ def lint_migration(
         scope = Scope(facts, state.created, state.created_indexes, settings.postgres_version)
         effects = statement_effects(stmt.node, scope)
         if not runner:
-            ctx = Context(stmt.node, stmt, location.line, effects, state, scope, settings, declared)
+            rest = script.statements[i + 1 :]
+            ctx = Context(
+                stmt.node, stmt, rest, location.line, effects, state, scope, settings, declared
+            )
             hits.extend(_check(ctx, i, rules, once))
         phase = None if runner else statement_phase(stmt.node, scope)
         analyzed.append(

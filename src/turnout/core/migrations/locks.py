@@ -96,6 +96,7 @@ class Cause(StrEnum):
     CONSTRAINT_INDEX = "constraint-index"
     TABLE_REWRITE = "table-rewrite"
     TRUNCATE = "truncate"
+    DOMAIN_CHECK = "domain-check"
     DML = "dml"
 
 

@@ -21,6 +21,7 @@ class Context:
 
     node: Any
     statement: Statement
+    following: tuple[Statement, ...]  # the statements after this one in the migration
     line: int  # where the statement starts, in the file findings point at
     effects: list[Effect]
     state: MigrationState

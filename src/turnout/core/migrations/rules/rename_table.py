@@ -11,11 +11,19 @@ from turnout.core.migrations.names import TableName
 from turnout.core.migrations.rules.base import Context, Hit, Rule
 
 
+def _view_replaces(table: TableName, ctx: Context) -> bool:
+    """A later CREATE VIEW with the old name keeps old queries working."""
+    return any(
+        isinstance(s.node, ast.ViewStmt) and TableName.from_range_var(s.node.view) == table
+        for s in ctx.following
+    )
+
+
 def check(ctx: Context) -> Iterator[Hit]:
     node = ctx.node
     if isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_TABLE:
         table = TableName.from_range_var(node.relation)
-        if not ctx.scope.is_new(table):
+        if not ctx.scope.is_new(table) and not _view_replaces(table, ctx):
             yield Hit(
                 f"renaming {table} to {node.newname} breaks every query of the running release "
                 f"that names {table}"
@@ -32,8 +40,8 @@ RULE = Rule(
     ),
     fix=(
         "Rename, then create a view with the old name in the same transaction so both names "
-        "work (a simple view is updatable); drop the view in a contract migration once no "
-        "release uses the old name."
+        "work (a simple view is updatable; turnout does not report a rename followed by such "
+        "a view); drop the view in a contract migration once no release uses the old name."
     ),
     unsafe="ALTER TABLE customers RENAME TO accounts_v2;",
     safe=(
