@@ -16,6 +16,15 @@ from pathlib import Path
 import pytest
 
 _EXTRA_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/lib/postgresql/15/bin")
+# Debian keeps each PostgreSQL major's server programs off PATH; newest first.
+_POSTGRES_DIRS = tuple(
+    str(d)
+    for d in sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda d: float(d.parent.name) if d.parent.name.replace(".", "").isdigit() else 0,
+        reverse=True,
+    )
+)
 
 
 def system_required() -> bool:
@@ -26,7 +35,7 @@ def find_program(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    for d in _EXTRA_DIRS:
+    for d in _EXTRA_DIRS + _POSTGRES_DIRS:
         p = Path(d) / name
         if p.is_file() and os.access(p, os.X_OK):
             return str(p)

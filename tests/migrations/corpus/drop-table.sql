@@ -24,4 +24,4 @@ DROP TABLE scratch_import;
 -- case: drop-view
 -- expect: none
 SET lock_timeout = '2s'; SET statement_timeout = '30s';
-DROP VIEW account_names;
+DROP VIEW payment_ids;

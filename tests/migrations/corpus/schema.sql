@@ -40,7 +40,7 @@ CREATE TABLE staging_accounts (id bigint PRIMARY KEY, imported_at timestamptz);
 CREATE TABLE imports (code text NOT NULL, payload text);
 CREATE DOMAIN positive_amount AS numeric;
 CREATE TABLE ledger (id bigint PRIMARY KEY, amount positive_amount);
-CREATE VIEW account_names AS SELECT id, name FROM accounts;
+CREATE VIEW payment_ids AS SELECT id FROM payments;
 
 INSERT INTO accounts (name, email, region_id)
     SELECT 'account ' || g, 'a' || g || '@example.com', g % 5 FROM generate_series(1, 200) g;

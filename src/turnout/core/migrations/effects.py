@@ -75,9 +75,7 @@ def _rename(node: Any, scope: Scope) -> list[Effect]:
     if kind in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_TABCONSTRAINT):
         table = TableName.from_range_var(node.relation)
         return [Effect(table, AE, new=scope.is_new(table))]
-    if kind == ObjectType.OBJECT_INDEX:
-        return [_on_index(node.relation.relname, SUE, scope)]
-    return []
+    return []  # ALTER INDEX ... RENAME locks only the index
 
 
 def _create(node: Any, scope: Scope) -> list[Effect]:

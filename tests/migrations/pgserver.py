@@ -1,0 +1,131 @@
+"""A throwaway PostgreSQL server for tests: initdb into a temporary directory, start on
+a free loopback port with its socket in that directory, stop by PID.
+
+initdb and postgres refuse to run as root; as root the server runs as the
+``postgres`` user (or ``nobody``) through ``setpriv``, which execs in place so the
+PID we hold is the postmaster's.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+
+@dataclass
+class PostgresServer:
+    bindir: Path
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+
+    def connect(self, dbname: str = "postgres", **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(self.dsn(dbname), autocommit=True, **kwargs)  # type: ignore[arg-type]
+
+    def major_version(self) -> int:
+        with self.connect() as conn:
+            row = conn.execute("SHOW server_version_num").fetchone()
+        assert row is not None
+        return int(row[0]) // 10000
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _run_as() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    for name in ("postgres", "nobody"):
+        try:
+            user = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return [
+            shutil.which("setpriv") or "setpriv",
+            f"--reuid={user.pw_uid}",
+            f"--regid={user.pw_gid}",
+            "--clear-groups",
+            "--",
+        ]
+    raise RuntimeError("running as root and neither a postgres nor a nobody user exists")
+
+
+def _owner() -> tuple[int, int] | None:
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            user = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return user.pw_uid, user.pw_gid
+    return None
+
+
+def start_server(postgres: str, port: int) -> PostgresServer:
+    """Start a server from the directory holding the ``postgres`` program."""
+    bindir = Path(postgres).resolve().parent
+    root = Path(tempfile.mkdtemp(prefix="turnout-pg-"))
+    owner = _owner()
+    if owner:
+        os.chown(root, *owner)
+    prefix = _run_as()
+    data = root / "data"
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+         "--no-sync", "-E", "UTF8", "--locale=C"],
+        check=True,
+        capture_output=True,
+        cwd=root,
+    )  # fmt: skip
+    log = open(root / "server.log", "wb")
+    process = subprocess.Popen(
+        [*prefix, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
+         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+         "-c", "full_page_writes=off", "-c", "max_connections=50"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+    )  # fmt: skip
+    server = PostgresServer(bindir, root, port, process)
+    _wait_ready(server)
+    return server
+
+
+def _wait_ready(server: PostgresServer, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.process.poll() is not None:
+            log = (server.root / "server.log").read_text(errors="replace")
+            raise RuntimeError(f"postgres exited during start:\n{log}")
+        try:
+            with server.connect(connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise
+            time.sleep(0.1)
