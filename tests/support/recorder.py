@@ -8,6 +8,8 @@ smuggled second request never did.
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ class Behaviour:
     status: int = 200
     raw: bytes | None = None  # sent instead of a well-formed response
     close_after: bool = False
+    hang: bool = False  # never answer
+    reset: bool = False  # answer nothing and reset the connection
 
 
 class _Conn(asyncio.Protocol):
@@ -81,6 +85,13 @@ class _Conn(asyncio.Protocol):
         assert self.current is not None and self.transport is not None
         self.server.requests.append(self.current)
         b = self.server.behaviour
+        if b.hang:
+            return
+        if b.reset:
+            sock = self.transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+            return
         if b.raw is not None:
             self.transport.write(b.raw)
         else:

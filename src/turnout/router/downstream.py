@@ -170,12 +170,16 @@ class Exchange:
         assert inst is not None
         router = self.client.router
         inst.stats.errors[kind] += 1
+        reused = conn is not None and conn.served > 0
+        began = conn is not None and conn.got_bytes
         if conn is not None:
             self.conn = None
             conn.abort()
-        if kind in (CONNECT, RESET):
+        # A pooled connection that died before answering was closed by the upstream
+        # while idle: the instance is fine, the connection was stale.
+        stale = kind == RESET and reused and not began
+        if kind in (CONNECT, RESET) and not stale:
             inst.note_error()
-        self.tried.append(inst)
         inst.finished_one()
         if self.phase == RESPONDING:
             # The client already has part of the answer: nothing can mend it.
@@ -185,18 +189,25 @@ class Exchange:
             return
         retry = self.attempts <= router.settings.retries and may_retry(
             kind,
-            reused=conn is not None and conn.served > 0,
-            response_began=conn is not None and conn.got_bytes,
+            reused=reused,
+            response_began=began,
             idempotent=self.req.idempotent,
             retry_on_reset=router.settings.retry_idempotent_on_reset,
             body_replayable=self.log is not None or self.req.body == BODY_NONE,
         )
         if retry:
-            nxt = self.next_instance()
+            if stale and inst.routable:
+                inst.close_idle()  # its siblings are likely stale too: use a new connection
+                nxt: Instance | None = inst
+            else:
+                self.tried.append(inst)
+                nxt = self.next_instance()
             if nxt is not None:
                 inst.stats.retries += 1
                 self.attach(nxt)
                 return
+        else:
+            self.tried.append(inst)
         if kind == TIMEOUT:
             self.respond_error(504, "the upstream did not answer in time", inst)
         else:
@@ -561,17 +572,16 @@ class ClientConnection(asyncio.Protocol):
                 ex.flush_up()
 
     def eof_received(self) -> bool:
-        # The client finished sending. Answer what it asked, then close.
         tunnel = self.tunnel
         if tunnel is not None:
+            # A tunnel may be half-closed: pass the client's end-of-stream on.
             conn = tunnel.conn
             if conn is not None and conn.transport is not None and conn.transport.can_write_eof():
                 conn.transport.write_eof()
             return True
-        if self.active is None:
-            return False
-        self.closing = True
-        return True
+        # Like nginx, a client that closed its side is gone: stop the work done for it
+        # (the upstream connection is cut, the instance freed) rather than answer nobody.
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
