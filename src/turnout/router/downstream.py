@@ -530,14 +530,14 @@ class ClientConnection(asyncio.Protocol):
     # --- asyncio.Protocol -----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport = t = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         router = self.router
-        peer = transport.get_extra_info("peername")
+        peer = t.get_extra_info("peername")
         self.ip = str(peer[0]).encode() if isinstance(peer, tuple) else b"127.0.0.1"
         if len(router.clients) >= router.settings.max_connections:
             router.rejected["max_connections"] += 1
-            transport.write(error_response(503, "too many connections", True))
-            transport.close()
+            t.write(error_response(503, "too many connections", True))
+            t.close()
             self.closed = True
             return
         router.clients.add(self)
