@@ -111,7 +111,7 @@ def test_second_sigterm_stops_at_once(demo_factory: Factory) -> None:
 
 def test_port_env_is_used_without_the_flag() -> None:
     port = free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by demo.stop()
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "turnout.demo.app", "--release", "v7"],
         env={**os.environ, "PORT": str(port)},

@@ -139,7 +139,7 @@ def start_demo(
     port = free_port() if port is None else port
     command = [sys.executable, *([str(script)] if script else ["-m", "turnout.demo.app"])]
     command += ["--port", str(port), *(["--release", release] if release else []), *args]
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by DemoProcess.stop()
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
