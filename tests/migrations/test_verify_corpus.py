@@ -25,7 +25,7 @@ from turnout.core.migrations.locks import Cause, Effect, LockMode, Work
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
 
-CASES = [c for c in load_cases()]
+CASES = load_cases()
 FIXTURE_TABLES = sorted(t.name for t in case_facts(CASES[0]).tables)
 
 

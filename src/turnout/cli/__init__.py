@@ -38,6 +38,7 @@ def _register() -> None:
     from turnout.cli import router as _router
 
     _router.register(app)
+    __import__("turnout.cli.migrate", fromlist=["register"]).register(app)
 
 
 def main() -> None:

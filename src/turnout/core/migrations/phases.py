@@ -93,7 +93,7 @@ _CONTRACT_COMMANDS = {
 def statement_phase(node: Any, scope: Scope) -> StatementPhase | None:
     """The phase of one statement; None for statements with none (SET, BEGIN, SELECT)."""
     if isinstance(node, _CREATES):
-        return _make(Phase.EXPAND, f"creates {type(node).__name__.removesuffix('Stmt')}", ())
+        return _make(Phase.EXPAND, _created(node), ())
     if isinstance(node, _DATA):
         rel = getattr(node, "relation", None)
         tables = (TableName.from_range_var(rel),) if rel is not None else ()
@@ -115,6 +115,30 @@ def statement_phase(node: Any, scope: Scope) -> StatementPhase | None:
             return _make(Phase.CONTRACT, "renames an enum value", ())
         return _make(Phase.EXPAND, "adds an enum value", ())
     return None
+
+
+_KINDS = {
+    ast.CreateTableAsStmt: "a table",
+    ast.ViewStmt: "a view",
+    ast.CreateFunctionStmt: "a function",
+    ast.CreateSeqStmt: "a sequence",
+    ast.CreateEnumStmt: "an enum type",
+    ast.CompositeTypeStmt: "a composite type",
+    ast.CreateDomainStmt: "a domain",
+    ast.CreateExtensionStmt: "an extension",
+    ast.CreateTrigStmt: "a trigger",
+    ast.CreateSchemaStmt: "a schema",
+    ast.CreatePolicyStmt: "a policy",
+}
+
+
+def _created(node: Any) -> str:
+    if isinstance(node, ast.CreateStmt):
+        return f"creates table {TableName.from_range_var(node.relation)}"
+    if isinstance(node, ast.IndexStmt):
+        table = TableName.from_range_var(node.relation)
+        return f"creates index {node.idxname or '(unnamed)'} on {table}"
+    return f"creates {_KINDS.get(type(node), 'an object')}"
 
 
 def _make(phase: Phase, why: str, tables: Iterable[TableName]) -> StatementPhase:
