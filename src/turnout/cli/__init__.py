@@ -35,10 +35,10 @@ def _root(
 
 
 def _register() -> None:
-    from turnout.cli import router as _router
+    from turnout.cli import demo, migrate, router
 
-    _router.register(app)
-    __import__("turnout.cli.migrate", fromlist=["register"]).register(app)
+    for group in (router, demo, migrate):
+        group.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,78 @@
+"""A client of the router's admin API, for the control plane, the demo and tests.
+
+Every call maps the router's answer to turnout's errors: 400 -> ``UserError``,
+409 -> ``ConflictError``, anything else unexpected (or no answer) -> ``SystemFault``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from turnout.errors import ConflictError, SystemFault, UserError
+
+
+class RouterAdmin:
+    def __init__(self, address: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.address = address
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=f"http://{address}", headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RouterAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise SystemFault(f"router admin {self.address}: {exc}") from None
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"error": response.text.strip()}
+        if response.status_code == 200:
+            return dict(data)
+        message = f"router admin {self.address}: {data.get('error', response.reason_phrase)}"
+        if response.status_code == 400:
+            raise UserError(message)
+        if response.status_code == 409:
+            raise ConflictError(message)
+        raise SystemFault(message)
+
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/health")
+
+    def routes(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/routes")
+
+    def put_routes(self, table: dict[str, Any], wait_healthy: str | None = None) -> int:
+        """Install ``table``; returns its generation, live once this returns."""
+        params = {"wait_healthy": wait_healthy} if wait_healthy else None
+        return int(self._call("PUT", "/v1/routes", json=table, params=params)["generation"])
+
+    def instances(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/instances")["instances"])
+
+    def drain(
+        self, *, pool: str | None = None, instance: str | None = None, timeout: str = "30s"
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"timeout": timeout}
+        body.update({"pool": pool} if pool is not None else {"instance": instance})
+        return self._call("POST", "/v1/drain", json=body)
+
+    def undrain(self, *, pool: str | None = None, instance: str | None = None) -> dict[str, Any]:
+        body = {"pool": pool} if pool is not None else {"instance": instance}
+        return self._call("POST", "/v1/undrain", json=body)
+
+    def metrics(self) -> str:
+        try:
+            return self._http.get("/metrics").text
+        except httpx.HTTPError as exc:
+            raise SystemFault(f"router admin {self.address}: {exc}") from None
