@@ -141,7 +141,15 @@ def started_stack() -> Iterator[Stack]:
 def app_argv(examples: Path | None, release: str, port: int) -> tuple[list[str], Path | None]:
     if examples is not None:
         return [sys.executable, "app.py", "--port", str(port)], examples / release
-    return [sys.executable, "-m", "turnout.demo.app", "--port", str(port), "--release", release], None
+    return [
+        sys.executable,
+        "-m",
+        "turnout.demo.app",
+        "--port",
+        str(port),
+        "--release",
+        release,
+    ], None
 
 
 def run_tour(
@@ -209,6 +217,3 @@ def run_tour(
                 report = load.stop()
             event(f"load stopped: {report.sent} requests, {report.failed} failed")
         return TourResult(report, events, g, drain)
-
-
-
