@@ -11,7 +11,6 @@ is stopped by PID, also on Ctrl-C.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
