@@ -6,11 +6,18 @@ from turnout.core.migrations.facts import SchemaFacts
 from turnout.core.migrations.sql import SqlSyntaxError, parse_script
 from turnout.errors import UserError
 
-__all__ = ["facts_from_schema"]
+__all__ = ["facts_from_schema", "strip_psql_meta"]
+
+
+def strip_psql_meta(sql: str) -> str:
+    """Blank out psql meta-commands (``\\restrict``, ``\\connect``) that pg_dump writes;
+    they are not SQL. Line numbers stay the same."""
+    return "\n".join("" if line.lstrip().startswith("\\") else line for line in sql.split("\n"))
 
 
 def facts_from_schema(sql: str, path: str) -> SchemaFacts:
     """Learn tables, column types, constraints and indexes from ``sql``; nothing is linted."""
+    sql = strip_psql_meta(sql)
     try:
         script = parse_script(sql)
     except SqlSyntaxError as exc:
