@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from turnout.core.health import Health, HealthState, observe
@@ -54,7 +55,7 @@ class Router:
         self.client_aborts = 0
         self.servers: list[asyncio.Server] = []
         self.admin_server: asyncio.Server | None = None
-        self.state_path = settings.state_dir / STATE_FILE if settings.state_dir else None
+        self.state_path = Path(settings.state_dir) / STATE_FILE if settings.state_dir else None
         self._apply_lock = asyncio.Lock()
         self._persist_lock = asyncio.Lock()
         self._persist_again = False

@@ -1,9 +1,6 @@
-"""Router settings: listeners, limits, timeouts and retry policy.
-
-Defaults follow the peers where one is a clear precedent (noted inline). Every
-value can come from the ``[router]`` table of a TOML file; the command-line
-flags override the file.
-"""
+"""Loading the router's settings: the ``[router]`` table of a TOML file (the
+schema is ``turnout.core.config.RouterSettings``), then the command-line flags,
+then the token from a file or the environment."""
 
 from __future__ import annotations
 
@@ -12,70 +9,24 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from turnout.core.routes import Duration, parse_address
-from turnout.core.validation import StrictModel, one_line
+from turnout.core.config import RouterSettings
+from turnout.core.routes import parse_address
+from turnout.core.validation import one_line
 from turnout.errors import UserError
 
+__all__ = ["RouterSettings", "admin_is_loopback", "load_settings"]
 
-class RouterSettings(StrictModel):
-    listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:8000"])
-    admin: str = "127.0.0.1:8001"
-    state_dir: Path | None = None
-    token: str | None = Field(default=None, repr=False)
 
-    # Client side. 32 KiB of head: nginx's large_client_header_buffers is 4 x 8k,
-    # h11 uses 16 KiB; 100 headers is what Go and Apache allow.
-    max_header_bytes: int = Field(32 * 1024, ge=1024)
-    max_headers: int = Field(100, ge=1)
-    max_body_bytes: int = Field(64 * 1024 * 1024, ge=0)  # 0 = unlimited
-    max_connections: int = Field(10_000, ge=1)
-    header_timeout: Duration = 10.0  # from the first byte of a request to the end of its head
-    body_timeout: Duration = 60.0  # longest silence while a request body is arriving
-    keepalive_timeout: Duration = 60.0  # idle client connection (nginx: 75s)
-
-    # Upstream side.
-    connect_timeout: Duration = 3.0
-    response_timeout: Duration = (
-        60.0  # request sent -> first response byte (nginx proxy_read_timeout)
-    )
-    read_timeout: Duration = 60.0  # longest silence inside a response
-    upstream_idle_timeout: Duration = 4.0  # below uvicorn's 5 s keep-alive, so we close first
-    max_idle_per_instance: int = Field(64, ge=0)
-
-    # Retries: a request that never reached an upstream is always retried elsewhere.
-    retries: int = Field(2, ge=0, le=10)  # extra attempts after the first
-    retry_idempotent_on_reset: bool = True  # also after a reset before the response began
-    retry_buffer_bytes: int = Field(64 * 1024, ge=0)  # request body kept for a replay
-
-    upgrades: list[str] = Field(default_factory=lambda: ["websocket"])
-    shutdown_timeout: Duration = 30.0
-    idle_close_grace: Duration = 1.0  # on shutdown, idle keep-alive clients get this long
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one HOST:PORT is needed")
-        for addr in v:
-            parse_address(addr)
-        return v
-
-    @field_validator("admin")
-    @classmethod
-    def _admin(cls, v: str) -> str:
-        parse_address(v)
-        return v
-
-    def admin_is_loopback(self) -> bool:
-        host, _ = parse_address(self.admin)
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+def admin_is_loopback(settings: RouterSettings) -> bool:
+    host, _ = parse_address(settings.admin)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(
@@ -106,7 +57,7 @@ def load_settings(
     if admin:
         data["admin"] = admin
     if state_dir is not None:
-        data["state_dir"] = state_dir
+        data["state_dir"] = str(state_dir)
     token = os.environ.get("TURNOUT_ROUTER_TOKEN")
     if token_file is not None:
         try:
@@ -121,7 +72,7 @@ def load_settings(
         settings = RouterSettings.model_validate(data)
     except ValidationError as exc:
         raise UserError(one_line(exc, source)) from None
-    if not settings.admin_is_loopback() and not settings.token:
+    if not admin_is_loopback(settings) and not settings.token:
         raise UserError(
             f"admin {settings.admin}: binding the admin API beyond loopback needs a token "
             "(--token-file or TURNOUT_ROUTER_TOKEN)"
