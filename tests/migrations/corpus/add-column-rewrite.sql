@@ -15,6 +15,7 @@ ALTER TABLE events ADD COLUMN sample double precision DEFAULT random();
 
 -- case: bigserial-column
 -- expect: add-column-rewrite
+-- note: squawk does not treat an added serial column (filled from a sequence) as a rewrite
 SET lock_timeout = '2s'; SET statement_timeout = '30s';
 ALTER TABLE events ADD COLUMN seq bigserial;
 
@@ -81,5 +82,6 @@ ALTER TABLE accounts ALTER COLUMN token SET DEFAULT gen_random_uuid();
 
 -- case: volatile-default-on-new-table
 -- expect: none
+-- note: squawk does not exempt tables created in the same migration
 CREATE TABLE api_keys (id bigint PRIMARY KEY, label text);
 ALTER TABLE api_keys ADD COLUMN created timestamptz DEFAULT clock_timestamp();

@@ -7,6 +7,7 @@ COMMIT;
 
 -- case: runner-transaction
 -- expect: concurrently-in-transaction
+-- note: squawk 2.70 with --assume-in-transaction does not report CREATE INDEX CONCURRENTLY here
 -- settings: assume_in_transaction=true
 -- pg: error 25001
 CREATE INDEX CONCURRENTLY orders_user_idx ON orders (user_id);

@@ -28,6 +28,7 @@ CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS users_email_idx ON users (email);
 
 -- case: index-on-new-table
 -- expect: none
+-- note: squawk does not exempt tables created in the same migration
 CREATE TABLE audit_log (id bigint PRIMARY KEY, at timestamptz);
 CREATE INDEX audit_log_at_idx ON audit_log (at);
 

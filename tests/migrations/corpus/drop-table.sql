@@ -22,6 +22,12 @@ CREATE TABLE scratch_import (id bigint PRIMARY KEY);
 DROP TABLE scratch_import;
 
 -- case: drop-view
--- expect: none
+-- expect: drop-table
 SET lock_timeout = '2s'; SET statement_timeout = '30s';
 DROP VIEW payment_ids;
+
+-- case: drop-view-created-in-migration
+-- expect: none
+-- note: squawk does not exempt views created in the same migration
+CREATE VIEW recent_orders AS SELECT id FROM orders WHERE created_at > now() - interval '1 day';
+DROP VIEW recent_orders;

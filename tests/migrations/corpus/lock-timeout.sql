@@ -9,12 +9,14 @@ ALTER TABLE accounts ADD COLUMN nickname text;
 
 -- case: zero-lock-timeout
 -- expect: lock-timeout
+-- note: squawk counts SET lock_timeout = 0 (which disables the timeout) as set
 SET statement_timeout = '30s';
 SET lock_timeout = 0;
 ALTER TABLE accounts ADD COLUMN nickname text;
 
 -- case: local-timeout-expired
 -- expect: lock-timeout
+-- note: squawk does not end a SET LOCAL at the COMMIT of its transaction
 SET statement_timeout = '30s';
 BEGIN;
 SET LOCAL lock_timeout = '2s';
@@ -23,6 +25,7 @@ ALTER TABLE accounts ADD COLUMN nickname text;
 
 -- case: reset-lock-timeout
 -- expect: lock-timeout
+-- note: squawk does not follow RESET lock_timeout
 SET statement_timeout = '30s';
 SET lock_timeout = '2s';
 RESET lock_timeout;
@@ -53,6 +56,7 @@ ALTER TABLE accounts ADD COLUMN nickname text;
 
 -- case: concurrently-needs-no-timeout
 -- expect: none
+-- note: squawk asks for timeouts before CREATE INDEX CONCURRENTLY, whose SHARE UPDATE EXCLUSIVE lock blocks no reads or writes
 CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);
 
 -- case: runner-sets-timeouts

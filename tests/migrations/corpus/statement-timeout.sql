@@ -5,12 +5,14 @@ ALTER TABLE orders ADD COLUMN channel text;
 
 -- case: zero-statement-timeout
 -- expect: statement-timeout
+-- note: squawk counts SET statement_timeout = 0 (which disables the timeout) as set
 SET lock_timeout = '2s';
 SET statement_timeout = 0;
 ALTER TABLE orders ADD COLUMN channel text;
 
 -- case: reset-all
 -- expect: lock-timeout, statement-timeout
+-- note: squawk does not follow RESET ALL
 SET lock_timeout = '2s';
 SET statement_timeout = '30s';
 RESET ALL;

@@ -1,11 +1,13 @@
 -- case: wrong-rule
 -- expect: unused-suppression
+-- note: squawk reads its own squawk-ignore comments, not turnout's
 SET lock_timeout = '2s'; SET statement_timeout = '30s';
 -- turnout: allow rename-column because the old name is unused
 ALTER TABLE accounts ADD COLUMN note2 text;
 
 -- case: nothing-after-it
 -- expect: unused-suppression
+-- note: squawk reads its own squawk-ignore comments, not turnout's
 SET lock_timeout = '2s'; SET statement_timeout = '30s';
 ALTER TABLE accounts ADD COLUMN note2 text;
 -- turnout: allow drop-column because nothing reads it

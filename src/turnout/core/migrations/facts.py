@@ -98,10 +98,13 @@ class SchemaFacts:
                         _learn_constraint(facts, con)
 
     def _learn_alter(self, table: TableName, cmd: Any) -> None:
+        sub = cmd.subtype
+        if sub in (AlterTableType.AT_AddConstraint, AlterTableType.AT_ValidateConstraint):
+            # Constraints are worth knowing even on a table whose columns we never saw.
+            self.tables.setdefault(table, TableFacts())
         facts = self.tables.get(table)
         if facts is None:
             return
-        sub = cmd.subtype
         if sub == AlterTableType.AT_AddColumn and cmd.def_.typeName is not None:
             facts.columns[cmd.def_.colname] = ColumnFacts(
                 column_type(cmd.def_.typeName), _not_null(cmd.def_)

@@ -59,9 +59,9 @@ class MigrationState:
             self._variable(node)
         elif isinstance(node, ast.SelectStmt):
             self._set_config(node)
-        elif isinstance(node, (ast.CreateStmt, ast.CreateTableAsStmt)):
+        elif isinstance(node, (ast.CreateStmt, ast.CreateTableAsStmt, ast.ViewStmt)):
             target: Any = node
-            rel = target.relation if isinstance(node, ast.CreateStmt) else target.into.rel
+            rel = _created_relation(target)
             self.created.add(TableName.from_range_var(rel))
         elif isinstance(node, ast.IndexStmt) and node.idxname:
             self.created_indexes.add(node.idxname)
@@ -115,6 +115,14 @@ class MigrationState:
             scope.discard(name)
             if not local:
                 self.local_timeouts.discard(name)
+
+
+def _created_relation(node: Any) -> Any:
+    if isinstance(node, ast.CreateStmt):
+        return node.relation
+    if isinstance(node, ast.ViewStmt):
+        return node.view
+    return node.into.rel
 
 
 def _nonzero(args: Any) -> bool:

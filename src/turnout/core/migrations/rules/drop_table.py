@@ -1,4 +1,4 @@
-"""drop-table: the running version may still use the table."""
+"""drop-table: the running version may still use the table or view."""
 
 from __future__ import annotations
 
@@ -10,27 +10,34 @@ from pglast.enums import ObjectType
 from turnout.core.migrations.names import TableName
 from turnout.core.migrations.rules.base import Context, Hit, Rule
 
+_KINDS = {
+    ObjectType.OBJECT_TABLE: "table",
+    ObjectType.OBJECT_VIEW: "view",
+    ObjectType.OBJECT_MATVIEW: "materialized view",
+}
+
 
 def check(ctx: Context) -> Iterator[Hit]:
     node = ctx.node
-    if not isinstance(node, ast.DropStmt) or node.removeType != ObjectType.OBJECT_TABLE:
+    if not isinstance(node, ast.DropStmt) or node.removeType not in _KINDS:
         return
     if ctx.phase == "contract":
         return
+    kind = _KINDS[ObjectType(node.removeType)]
     for obj in node.objects or ():
-        table = TableName.from_names(obj)
-        if not ctx.scope.is_new(table):
-            yield Hit(f"dropping {table} breaks the running release if it still uses the table")
+        name = TableName.from_names(obj)
+        if not ctx.scope.is_new(name):
+            yield Hit(f"dropping {kind} {name} breaks the running release if it still uses it")
 
 
 RULE = Rule(
     id="drop-table",
     category="compatibility",
-    summary="DROP TABLE outside a contract migration",
+    summary="DROP TABLE (or VIEW, MATERIALIZED VIEW) outside a contract migration",
     why=(
-        "The release running during the deploy may still read or write the table; every one "
-        "of its queries on it fails once the drop commits, and the data is gone for a "
-        "rollback."
+        "The release running during the deploy may still read or write the table or view; "
+        "every one of its queries on it fails once the drop commits, and a dropped table's "
+        "data is gone for a rollback."
     ),
     fix=(
         "Deploy code that no longer uses the table first, then drop it in a migration marked "
