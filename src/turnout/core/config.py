@@ -170,6 +170,7 @@ class DeployConfig(StrictModel):
     timeout: Duration = 60.0  # new instances must be healthy within this
     drain_timeout: Duration = 30.0
     keep_warm: Duration = 300.0
+    watch: Duration = 5.0  # after the switch, an exit or failed check in this window rolls back
     keep_releases: int = Field(10, ge=2)
     rolling: RollingConfig = RollingConfig()
     bluegreen: BlueGreenConfig = BlueGreenConfig()
