@@ -33,7 +33,9 @@ class CliResult:
     err: str
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+def run_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> CliResult:
     """``turnout migrate ARGS`` in process, through the real entry point (error mapping
     and exit codes included)."""
     from turnout.cli import main

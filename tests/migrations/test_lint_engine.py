@@ -96,7 +96,9 @@ def test_validated_check_from_an_earlier_migration_makes_set_not_null_cheap() ->
     second = "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n"
     facts = SchemaFacts()
     assert rules_of(lint_sql(second, facts=SchemaFacts())[0]) == ["set-not-null"]
-    facts_seen = lint_sql("CREATE TABLE users (id bigint PRIMARY KEY, email text);", first, second, facts=facts)
+    facts_seen = lint_sql(
+        "CREATE TABLE users (id bigint PRIMARY KEY, email text);", first, second, facts=facts
+    )
     assert [rules_of(r) for r in facts_seen] == [[], [], []]
 
 
@@ -125,7 +127,9 @@ def test_timeout_rules_report_once_per_migration() -> None:
 
 def test_postgres_version_changes_the_verdict() -> None:
     sql = "ALTER TABLE t ADD COLUMN a text DEFAULT 'x';"
-    old = LintSettings(postgres_version=10, lock_timeout_required=False, statement_timeout_required=False)
+    old = LintSettings(
+        postgres_version=10, lock_timeout_required=False, statement_timeout_required=False
+    )
     assert rules_of(lint_sql(sql, settings=old)[0]) == ["add-column-rewrite"]
     assert rules_of(lint_sql(sql)[0]) == []
 
@@ -163,4 +167,3 @@ def test_lock_held_across_statements_names_the_lock_and_its_line() -> None:
     assert finding.rule == "lock-held-across-statements"
     assert "ACCESS EXCLUSIVE on a (taken on line 2)" in finding.message
     assert finding.location.line == 3
-

@@ -93,7 +93,9 @@ _CONTRACT_COMMANDS = {
 def statement_phase(node: Any, scope: Scope) -> StatementPhase | None:
     """The phase of one statement; None for statements with none (SET, BEGIN, SELECT)."""
     if isinstance(node, _CREATES):
-        return _make(Phase.EXPAND, _created(node), ())
+        rel = getattr(node, "relation", None)
+        tables = (TableName.from_range_var(rel),) if rel is not None else ()
+        return _make(Phase.EXPAND, _created(node), tables)
     if isinstance(node, _DATA):
         rel = getattr(node, "relation", None)
         tables = (TableName.from_range_var(rel),) if rel is not None else ()

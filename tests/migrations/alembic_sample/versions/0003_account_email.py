@@ -18,9 +18,7 @@ def upgrade() -> None:
     op.execute("SET statement_timeout = '30s'")
     op.add_column("accounts", sa.Column("email", sa.Text, nullable=True))
     with op.get_context().autocommit_block():
-        op.create_index(
-            "accounts_email_idx", "accounts", ["email"], postgresql_concurrently=True
-        )
+        op.create_index("accounts_email_idx", "accounts", ["email"], postgresql_concurrently=True)
 
 
 def downgrade() -> None:
