@@ -32,7 +32,7 @@ def test_each_revision_is_rendered_separately() -> None:
     ]
     for rev in revisions:
         assert rev.source.sql.count("BEGIN;") >= 1
-        assert f"Running upgrade" in rev.source.sql
+        assert "Running upgrade" in rev.source.sql
     assert "CREATE TABLE accounts" in revisions[0].source.sql
     assert "CREATE TABLE accounts" not in revisions[1].source.sql
 
@@ -81,5 +81,5 @@ def test_broken_revision_is_a_one_line_input_error(tmp_path: Path) -> None:
 
 
 def test_not_an_alembic_project(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="no alembic.ini or env.py here"):
+    with pytest.raises(UserError, match=r"no alembic\.ini or env\.py here"):
         alembic_revisions(tmp_path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from helpers import lint_sql, rules_of
 
+from turnout.core.migrations.facts import SchemaFacts
 from turnout.core.migrations.lint import lint_migration
 from turnout.core.migrations.model import Location, MigrationSource, Origin
-from turnout.core.migrations.facts import SchemaFacts
 from turnout.core.migrations.settings import LintSettings
 from turnout.errors import UserError
 

@@ -90,11 +90,11 @@ def test_explicit_config_without_migrations_table_is_an_error(tmp_path: Path) ->
 def test_broken_toml_and_missing_schema_are_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[migrations\n")
-    with pytest.raises(UserError, match="bad.toml: not valid TOML"):
+    with pytest.raises(UserError, match=r"bad\.toml: not valid TOML"):
         load_settings(bad)
     good = tmp_path / "good.toml"
     good.write_text('[migrations]\nschema = "missing.sql"\n')
-    with pytest.raises(UserError, match="missing.sql: cannot read the schema file"):
+    with pytest.raises(UserError, match=r"missing\.sql: cannot read the schema file"):
         load_settings(good)
 
 
