@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-DeployStatus = Literal[
-    "running", "paused", "rolling_back", "succeeded", "rolled_back", "failed"
-]
+DeployStatus = Literal["running", "paused", "rolling_back", "succeeded", "rolled_back", "failed"]
 ACTIVE_STATUSES = ("running", "paused", "rolling_back")
 InstanceState = Literal["starting", "running", "stopping", "stopped", "exited"]
 LIVE_INSTANCE_STATES = ("starting", "running")

@@ -152,7 +152,10 @@ class Router:
                     self.pool_remainder(inst.pool).merge(inst.stats)
                     inst.stats = Stats()
                 inst.pool = name
-                inst.retired = False
+                if inst.retired:
+                    # Back in a table after leaving it: a new instance on an old address.
+                    inst.retired = False
+                    inst.admin = READY
                 inst.passive = pool.passive
                 inst.max_connections = pool.max_connections
                 self._configure_checks(inst, pool.health)
@@ -248,19 +251,29 @@ class Router:
 
     # --- drain ----------------------------------------------------------------------------
 
-    def resolve(self, pool: str | None, instance: str | None) -> list[Instance]:
-        if (pool is None) == (instance is None):
-            raise UserError("give exactly one of 'pool' or 'instance'")
-        if instance is not None:
-            inst = self.instances.get(instance)
+    def resolve(
+        self, pool: str | None, instance: str | None, instances: list[str] | None = None
+    ) -> list[Instance]:
+        """The instances a drain/undrain names: one pool, one instance, or a list."""
+        given = [x for x in (pool, instance, instances) if x is not None]
+        if len(given) != 1:
+            raise UserError("give exactly one of 'pool', 'instance' or 'instances'")
+        if pool is not None:
+            live = self.table.pools.get(pool)
+            if live is None:
+                known = ", ".join(self.table.pools) or "none"
+                raise UserError(f"pool {pool!r} is not in the route table (pools: {known})")
+            return list(live.instances)
+        addresses = [instance] if instance is not None else list(instances or [])
+        found = []
+        for addr in addresses:
+            if not isinstance(addr, str):
+                raise UserError("instances must be a list of HOST:PORT strings")
+            inst = self.instances.get(addr)
             if inst is None or inst.retired:
-                raise UserError(f"instance {instance!r} is not in the route table")
-            return [inst]
-        live = self.table.pools.get(pool or "")
-        if live is None:
-            known = ", ".join(self.table.pools) or "none"
-            raise UserError(f"pool {pool!r} is not in the route table (pools: {known})")
-        return list(live.instances)
+                raise UserError(f"instance {addr!r} is not in the route table")
+            found.append(inst)
+        return found
 
     async def drain(self, instances: list[Instance], timeout: float) -> dict[str, Any]:
         start = self.loop.time()

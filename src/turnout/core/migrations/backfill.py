@@ -12,8 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from typing import Any
+
 from pglast import parse_sql
 from pglast.parser import ParseError
+from pglast.stream import RawStream
 
 from turnout.core.migrations.names import TableName
 from turnout.errors import UserError
@@ -80,27 +83,39 @@ class BackfillSpec:
         ):
             if value < low:
                 raise UserError(f"{label} must be at least {low}, not {value}")
-        _check_fragments(tname, set, where, key)
+        condition = _check_fragments(tname, set, where, key)
         return cls(
-            checkpoint, tname, set, where, key, batch_size, lock_timeout_ms,
+            checkpoint, tname, set, condition, key, batch_size, lock_timeout_ms,
             statement_timeout_ms, max_retries,
         )  # fmt: skip
 
 
-def _check_fragments(table: TableName, assignments: str, where: str | None, key: str) -> None:
-    probe = f"UPDATE {quote_table(table)} SET {assignments}"
-    if where:
-        probe += f" WHERE ({where})"
-    probe += f" RETURNING {quote_ident(key)}"
-    try:
-        statements = parse_sql(probe)
-    except ParseError as exc:
+def _check_fragments(table: TableName, assignments: str, where: str | None, key: str) -> str | None:
+    """Validate the fragments; return the condition re-printed from its parse tree, so it
+    cannot escape the parentheses it is put in."""
+    update = _parse_one(f"UPDATE {quote_table(table)} SET {assignments}", "--set")
+    returning = getattr(update, "returningList", None) or getattr(update, "returningClause", None)
+    if update.fromClause or update.whereClause or returning or update.withClause:
         raise UserError(
-            f"--set/--where do not parse as PostgreSQL ({exc.args[0]}); --set takes "
-            'assignments like "col = expr, other = expr", --where a boolean condition'
-        ) from exc
+            '--set takes only assignments like "col = expr, other = expr"; '
+            "put the row filter in --where"
+        )
+    if not where:
+        return None
+    select = _parse_one(f"SELECT 1 FROM {quote_table(table)} WHERE ({where})", "--where")
+    if select.whereClause is None:
+        raise UserError("--where must be a boolean condition")
+    return str(RawStream()(select.whereClause))
+
+
+def _parse_one(sql: str, option: str) -> Any:
+    try:
+        statements = parse_sql(sql)
+    except ParseError as exc:
+        raise UserError(f"{option} does not parse as PostgreSQL ({exc.args[0]})") from exc
     if len(statements) != 1:
-        raise UserError("--set/--where must not contain ';' or further statements")
+        raise UserError(f"{option} must not contain ';' or further statements")
+    return statements[0].stmt
 
 
 def quote_ident(name: str) -> str:
