@@ -168,7 +168,7 @@ def test_port_in_use_is_a_clear_error(router, tmp_path):
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        ({}, "give exactly one of 'pool' or 'instance'"),
+        ({}, "give exactly one of 'pool', 'instance' or 'instances'"),
         ({"pool": "zz"}, "pool 'zz' is not in the route table"),
         ({"instance": "127.0.0.1:1"}, "instance '127.0.0.1:1' is not in the route table"),
         ({"pool": "v1", "timeout": "soon"}, "timeout: 'soon' is not a duration"),
