@@ -28,6 +28,18 @@ def register(app: typer.Typer) -> None:
     app.add_typer(migrate_app, name="migrate")
 
 
+@migrate_app.callback()
+def _needs_extra() -> None:
+    """Safe schema changes: lint, plan, check compatibility, backfill."""
+    import importlib.util
+
+    missing = [m for m in ("pglast", "alembic", "psycopg") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(
+            f"turnout migrate needs {', '.join(missing)}: pip install 'turnout[migrations]'"
+        )
+
+
 @migrate_app.command("lint")
 def lint(
     files: list[Path] = _FILES,

@@ -13,6 +13,8 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
+from pglast import ast
+
 from turnout.core.migrations.compat import (
     CompatFailure,
     CompatReport,
@@ -103,7 +105,9 @@ def _apply(conn: Any, result: MigrationResult) -> str | None:
     import psycopg
 
     for stmt in result.statements:
-        if stmt.runner:
+        # The runner's BEGIN/COMMIT frame the migration (Alembic's autocommit_block pairs
+        # with them); its other statements are bookkeeping (alembic_version).
+        if stmt.runner and not isinstance(stmt.node, ast.TransactionStmt):
             continue
         try:
             conn.execute(stmt.text)
