@@ -9,11 +9,13 @@ declare -A wanted=(
   [nginx]=nginx
   [haproxy]=haproxy
   [wrk]=wrk
+  [postgres]=postgresql
 )
 
 missing=()
 for prog in "${!wanted[@]}"; do
-  command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] || missing+=("${wanted[$prog]}")
+  command -v "$prog" >/dev/null 2>&1 || [ -x "/usr/sbin/$prog" ] ||
+    compgen -G "/usr/lib/postgresql/*/bin/$prog" >/dev/null || missing+=("${wanted[$prog]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
