@@ -60,6 +60,11 @@ class RouterSettings(StrictModel):
     shutdown_timeout: Duration = 30.0
     idle_close_grace: Duration = 1.0  # on shutdown, idle keep-alive clients get this long
 
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v  # listen = "HOST:PORT" or a list of them
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: list[str]) -> list[str]:

@@ -1,0 +1,822 @@
+"""The deploy engine: executes a strategy's plan one step at a time, journaled.
+
+Each step is written to the journal before it runs and after it finished, and
+the deploy's step index moves only after the step is done. Every step converges
+(``Start`` starts only the missing instances, ``Route`` installs the table the
+step describes, ``Stop`` stops what still runs), so a controller killed at any
+point re-runs the interrupted step on restart and carries on: the deploy
+completes, or rolls back, as it would have.
+
+A failed step turns the deploy into a rollback: a plan built from what is running
+at that moment (``turnout.core.strategies.plan_rollback``) back to the last good
+release. The engine never raises into its caller for a failure of the world;
+failures become the deploy's state, with a reason code and a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from turnout.controller.traffic import Traffic
+from turnout.core.config import Config, SmokeConfig
+from turnout.core.health import parse_status_ranges, status_expected
+from turnout.core.plan import (
+    AwaitHealthy,
+    Drain,
+    KeepWarm,
+    MarkGood,
+    Pause,
+    Route,
+    Smoke,
+    Start,
+    Step,
+    Stop,
+    Watch,
+    describe,
+    dump_plan,
+    load_plan,
+)
+from turnout.core.records import DeployRecord, InstanceRecord, ReleaseRecord
+from turnout.core.routes import HealthSpec
+from turnout.core.strategies import PlanContext, plan_deploy, plan_rollback
+from turnout.core.tables import build_table, proportional
+from turnout.core.verdicts import message
+from turnout.errors import ConflictError, SystemFault, TurnoutError, UserError
+from turnout.runtime import InstanceSpec, ProcessRef, Runtime
+from turnout.store import Store
+
+log = logging.getLogger("turnout.controller")
+
+POLL = 0.1  # seconds between checks while waiting for health, a pause, a watch
+
+
+class StepFailed(Exception):
+    def __init__(self, reason: str, text: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
+        self.detail = detail or {}
+
+
+@dataclass
+class Submitted:
+    deploy: DeployRecord | None  # None: nothing to do
+    release: ReleaseRecord
+    message: str
+    steps: list[str]
+
+
+def release_config(cfg: Config) -> dict[str, Any]:
+    """The parts of the config a release runs with, snapshotted into its record."""
+    return {
+        "app": cfg.app.model_dump(mode="json"),
+        "health": cfg.health.model_dump(mode="json"),
+        "smoke": cfg.deploy.smoke.model_dump(mode="json"),
+        "preview_header": cfg.deploy.bluegreen.preview_header,
+    }
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        traffic: Traffic,
+        state_dir: Path,
+        load_config: Callable[[], Config],
+        ingest: Callable[[str, Path, Path], Any],
+        cwd: Path,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.traffic = traffic
+        self.state_dir = state_dir
+        self.load_config = load_config
+        self.ingest = ingest
+        self.cwd = cwd
+        self.config = load_config()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.busy = asyncio.Lock()  # one state change at a time (deploy steps, timers, supervision)
+
+    # --- submitting work ------------------------------------------------------------------
+
+    async def submit_deploy(
+        self, source: str, strategy: str | None, force: bool, user: str | None = None
+    ) -> Submitted:
+        active = self.store.active_deploy()
+        if active is not None:
+            raise ConflictError(
+                f"deploy #{active.id} of {active.release} is still in progress; wait for it, "
+                "or 'turnout abort' it"
+            )
+        cfg = self.load_config()  # re-read: edits to turnout.toml apply to the next deploy
+        self.config = cfg
+        strategy = strategy or cfg.deploy.strategy
+        if strategy not in ("recreate", "rolling", "bluegreen"):
+            raise UserError(f"unknown strategy {strategy!r}; valid: recreate, rolling, bluegreen")
+        ingested = await asyncio.to_thread(
+            self.ingest, source, self.state_dir / "releases", self.cwd
+        )
+        check_command(cfg.app.command, Path(ingested.path))
+        rel = self.store.add_release(
+            ingested.digest,
+            source,
+            ingested.kind,
+            str(ingested.path),
+            release_config(cfg),
+            dict(getattr(ingested, "env", {}) or {}),
+        )
+        self.store.update_release_config(rel.name, release_config(cfg))
+        rel = self.store.release(rel.name)
+        good = self.store.good_release()
+        if good == rel.name and not force:
+            text = message("noop", release=rel.name)
+            return Submitted(None, rel, text, [])
+        await self.refresh_instances()
+        current = good if good != rel.name else None
+        current_instances = tuple(i.id for i in self.store.instances(current)) if current else ()
+        ctx = PlanContext(rel.name, current, current_instances, cfg.app.instances, cfg.deploy)
+        plan = self._retire_stale(good, rel.name) + plan_deploy(strategy, ctx)
+        d = self.store.create_deploy(rel.name, good, strategy, dump_plan(plan), user or _user())
+        self.store.journal(d.id, "deploy", -1, "info", f"deploy #{d.id}: {rel.name} by {strategy}")
+        self.start(d.id)
+        return Submitted(d, rel, f"deploying {rel.name}", [describe(s) for s in plan])
+
+    async def submit_rollback(self, target: str | None, user: str | None = None) -> Submitted:
+        active = self.store.active_deploy()
+        if active is not None:
+            raise ConflictError(
+                f"deploy #{active.id} of {active.release} is in progress; 'turnout abort' rolls "
+                "it back"
+            )
+        good = self.store.good_release()
+        if good is None:
+            raise UserError("nothing is deployed yet, so there is nothing to roll back")
+        if target is None:
+            earlier = [r for r in self.store.good_history() if r != good]
+            if not earlier:
+                raise UserError(
+                    f"{good} is the only release that was ever live; nothing to go back to"
+                )
+            rel = self.store.release(earlier[-1])
+        else:
+            rel = self.store.release(target)
+        if rel.name == good:
+            raise UserError(f"{rel.name} is already live")
+        if not Path(rel.path).is_dir():
+            raise UserError(f"{rel.name} was pruned from {rel.path}; deploy it again instead")
+        await self.refresh_instances()
+        running = {r: len(ids) for r, ids in self.running().items()}
+        n = int(rel.config["app"]["instances"])
+        d_cfg = self.config.deploy
+        plan = plan_rollback(rel.name, good, running, n, d_cfg.timeout, d_cfg.drain_timeout)
+        plan = [*plan, MarkGood(release=rel.name)]
+        d = self.store.create_deploy(rel.name, good, "rollback", dump_plan(plan), user or _user())
+        self.store.journal(d.id, "deploy", -1, "info", f"rollback #{d.id}: back to {rel.name}")
+        self.start(d.id)
+        return Submitted(d, rel, f"rolling back to {rel.name}", [describe(s) for s in plan])
+
+    def _retire_stale(self, good: str | None, new: str) -> list[Step]:
+        """Releases still running besides the live one (a warm window) end when a new
+        deploy starts."""
+        stale = sorted({i.release for i in self.store.instances()} - {good, new} - {None})
+        for r in stale:
+            self.store.cancel_timers(r)
+        return [Stop(release=r) for r in stale]
+
+    def promote(self) -> DeployRecord:
+        d = self._require_active()
+        d = self.store.update_deploy(d.id, promote=True)
+        self.wake.set()
+        return d
+
+    def abort(self, user: str | None = None) -> DeployRecord:
+        d = self._require_active()
+        if d.phase == "rollback":
+            raise ConflictError(f"deploy #{d.id} is already rolling back")
+        d = self.store.update_deploy(d.id, abort=True)
+        self.store.journal(d.id, d.phase, d.step, "info", f"abort requested by {user or _user()}")
+        self.wake.set()
+        return d
+
+    def _require_active(self) -> DeployRecord:
+        d = self.store.active_deploy()
+        if d is None:
+            raise ConflictError("no deploy is in progress")
+        return d
+
+    def start(self, deploy_id: int) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.drive(deploy_id))
+
+    # --- driving a deploy -----------------------------------------------------------------
+
+    async def drive(self, deploy_id: int) -> None:
+        try:
+            async with self.busy:
+                await self._drive(deploy_id)
+        except Exception:  # a bug, not a failure of the world: keep the deploy resumable
+            log.exception(
+                "deploy #%d: engine error; it resumes when the controller restarts", deploy_id
+            )
+
+    async def _drive(self, deploy_id: int) -> None:
+        while True:
+            d = self.store.deploy(deploy_id)
+            if not d.active:
+                return
+            text = d.plan if d.phase == "deploy" else (d.rollback_plan or "[]")
+            plan = load_plan(text)
+            if d.step >= len(plan):
+                self._finish(d)
+                return
+            if d.phase == "deploy" and d.abort:
+                await self._fail(d, StepFailed("aborted", message("aborted", detail="a person")))
+                continue
+            step = plan[d.step]
+            self.store.journal(
+                d.id, d.phase, d.step, "begin", describe(step), {"step": step.model_dump()}
+            )
+            try:
+                detail = await self.execute(step, d)
+            except StepFailed as exc:
+                failure: StepFailed | None = exc
+            except TurnoutError as exc:
+                reason = "router_failed" if "router" in exc.message else "start_failed"
+                failure = StepFailed(reason, exc.message)
+            else:
+                failure = None
+            _fault_point(d.phase, d.step, "end")
+            if failure is not None:
+                self.store.journal(
+                    d.id, d.phase, d.step, "fail", failure.text,
+                    {"reason": failure.reason, **failure.detail},
+                )  # fmt: skip
+                await self._fail(d, failure)
+                continue
+            self.store.journal(d.id, d.phase, d.step, "end", describe(step), detail or {})
+            self.store.update_deploy(d.id, step=d.step + 1)
+
+    async def _fail(self, d: DeployRecord, failure: StepFailed) -> None:
+        if d.phase == "rollback" or d.strategy == "rollback":
+            self.store.update_deploy(
+                d.id,
+                status="failed",
+                reason="rollback_failed",
+                message=message("rollback_failed", detail=failure.text),
+                finished_at=time.time(),
+            )
+            log.error("deploy #%d: rollback failed: %s", d.id, failure.text)
+            return
+        await self.refresh_instances()
+        running = {r: len(ids) for r, ids in self.running().items()}
+        good = d.previous
+        n = self._instances_of(good) if good else 0
+        cfg = self.config.deploy
+        plan = plan_rollback(good, d.release, running, n, cfg.timeout, cfg.drain_timeout)
+        self.store.cancel_timers(d.release)
+        if good:
+            self.store.cancel_timers(good)
+        self.store.update_deploy(
+            d.id,
+            phase="rollback",
+            status="rolling_back",
+            step=0,
+            rollback_plan=dump_plan(plan),
+            reason=failure.reason,
+            message=failure.text,
+        )
+        self.store.journal(
+            d.id,
+            "rollback",
+            -1,
+            "info",
+            f"rolling back to {good or 'nothing'}: {failure.text}",
+            {"reason": failure.reason},
+        )
+
+    def _finish(self, d: DeployRecord) -> None:
+        now = time.time()
+        if d.phase == "deploy":
+            reason = "rolled_back" if d.strategy == "rollback" else "deployed"
+            text = message(reason, release=d.release)
+            self.store.update_deploy(
+                d.id, status="succeeded", reason=reason, message=text, finished_at=now
+            )
+            self._prune()
+        else:
+            text = f"rolled back to {d.previous or 'nothing'}: {d.message}"
+            self.store.update_deploy(d.id, status="rolled_back", message=text, finished_at=now)
+        self.store.journal(d.id, d.phase, d.step, "info", text)
+        log.info("deploy #%d: %s", d.id, text)
+
+    def _prune(self) -> None:
+        keep = self.config.deploy.keep_releases
+        history = self.store.good_history()
+        protected = set(history[-2:]) | {i.release for i in self.store.instances()}
+        removable = [r for r in self.store.releases() if r.name not in protected]
+        excess = len(self.store.releases()) - keep
+        for rel in removable[: max(0, excess)]:
+            with contextlib.suppress(OSError):
+                _remove_tree(Path(rel.path))
+            self.store.remove_release(rel.name)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    async def execute(self, step: Step, d: DeployRecord) -> dict[str, Any]:
+        match step:
+            case Start():
+                return await self._start(step, d)
+            case Route():
+                return await self._route(step)
+            case AwaitHealthy():
+                return await self._await_healthy(step, d)
+            case Drain():
+                return await self._drain(step)
+            case Stop():
+                return await self._stop(step)
+            case Smoke():
+                return await self._smoke(step)
+            case Pause():
+                return await self._pause(step, d)
+            case Watch():
+                return await self._watch(step, d)
+            case KeepWarm():
+                due = time.time() + step.duration
+                self.store.add_timer("retire", step.release, due, d.id)
+                return {"until": due}
+            case MarkGood():
+                self.store.set_good_release(step.release)
+                return {"good": step.release}
+        raise AssertionError(f"unknown step {step!r}")  # pragma: no cover
+
+    async def _start(self, step: Start, d: DeployRecord) -> dict[str, Any]:
+        await self.refresh_instances()
+        rel = self.store.release(step.release)
+        have = self.store.instances(step.release, group=step.group)
+        started = []
+        for _ in range(step.count - len(have)):
+            inst = await self.start_instance(rel, step.group, d.id)
+            started.append(inst.id)
+        return {"started": started, "already": [i.id for i in have]}
+
+    async def start_instance(
+        self, rel: ReleaseRecord, group: str, deploy_id: int | None
+    ) -> InstanceRecord:
+        app = rel.config["app"]
+        port = self._free_port()
+        iid = f"{rel.name}-{group}-{secrets.token_hex(3)}"
+        log_path = self.state_dir / "logs" / rel.name / f"{iid}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        rec = InstanceRecord(
+            id=iid,
+            release=rel.name,
+            deploy_id=deploy_id,
+            group=group,
+            port=port,
+            pid=None,
+            start_ticks=None,
+            state="starting",
+            exit_code=None,
+            started_at=time.time(),
+            stopped_at=None,
+            log_path=str(log_path),
+        )
+        self.store.add_instance(rec)  # the intent first: a crash now leaves no orphan
+        spec = InstanceSpec(
+            id=iid,
+            release=rel.name,
+            workdir=Path(rel.path),
+            command=app["command"],
+            port=port,
+            log_path=log_path,
+            env={**app.get("env", {}), **rel.env},
+            stop_signal=app.get("stop_signal", "SIGTERM"),
+            stop_timeout=float(app.get("stop_timeout", 10.0)),
+        )
+        try:
+            ref = await asyncio.to_thread(self.runtime.start, spec)
+        except TurnoutError as exc:
+            self.store.update_instance(iid, state="exited", stopped_at=time.time())
+            raise StepFailed(
+                "start_failed", message("start_failed", release=rel.name, detail=exc.message)
+            ) from None
+        return self.store.update_instance(
+            iid, pid=ref.pid, start_ticks=ref.start_ticks, state="running"
+        )
+
+    def _free_port(self) -> int:
+        used = {i.port for i in self.store.instances()}
+        for _ in range(50):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            if port not in used:
+                return port
+        raise SystemFault("no free port found on 127.0.0.1")
+
+    async def _route(self, step: Route) -> dict[str, Any]:
+        running = self.running()
+        weights = proportional(running, step.releases) if step.proportional else dict(step.weights)
+        include = [r for r in step.releases if r not in weights]
+        include += [t["release"] for t in self.store.timers() if t["release"] not in weights]
+        table = build_table(
+            running,
+            weights,
+            self._health(set(weights) | set(include) | {step.preview or ""}),
+            include=include,
+            preview=step.preview,
+            preview_header=self._preview_header(step.preview),
+        )
+        generation = await self.traffic.apply(table)
+        ready = [a for r, w in weights.items() if w > 0 for a in running.get(r, [])]
+        await self.traffic.undrain(ready)
+        return {"generation": generation, "weights": weights}
+
+    def _health(self, releases: set[str]) -> dict[str, HealthSpec]:
+        out = {}
+        for r in releases:
+            if not r:
+                continue
+            with contextlib.suppress(UserError):
+                out[r] = HealthSpec.model_validate(self.store.release(r).config["health"])
+        return out
+
+    def _preview_header(self, release: str | None) -> str:
+        if release:
+            with contextlib.suppress(UserError):
+                return str(self.store.release(release).config.get("preview_header"))
+        return self.config.deploy.bluegreen.preview_header
+
+    async def _await_healthy(self, step: AwaitHealthy, d: DeployRecord) -> dict[str, Any]:
+        deadline = time.monotonic() + step.timeout
+        last: dict[str, Any] = {}
+        while True:
+            await self.refresh_instances()
+            group = self.store.instances(step.release, group=step.group)
+            self._check_exits(step.release, step.group, d, "exited")
+            view = await self.traffic.instances()
+            waiting = [i for i in group if not view.get(i.address, {}).get("routable")]
+            if group and not waiting:
+                return {"healthy": [i.id for i in group]}
+            if not group:
+                raise StepFailed(
+                    "exited",
+                    message("exited", release=step.release, detail="no instance is running"),
+                )
+            last = {i.id: view.get(i.address, {}).get("last_check") for i in waiting}
+            if time.monotonic() > deadline:
+                seen = "; ".join(f"{k}: {v or 'no check yet'}" for k, v in last.items())
+                raise StepFailed(
+                    "not_healthy",
+                    message("not_healthy", release=step.release, timeout=step.timeout, detail=seen),
+                    {"waiting": last},
+                )
+            await self._sleep_or_abort(d)
+
+    def _check_exits(self, release: str, group: str | None, d: DeployRecord, reason: str) -> None:
+        exited = [
+            i
+            for i in self.store.instances(release, live=False, group=group)
+            if i.state == "exited"
+            and (i.deploy_id == d.id or reason == "crashed_after_switch")
+            and i.stopped_at is not None
+            and i.stopped_at >= d.started_at
+        ]
+        if exited:
+            i = exited[0]
+            tail = _tail(Path(i.log_path), 3)
+            detail = f"{i.id} exited with code {i.exit_code}" + (f": {tail}" if tail else "")
+            raise StepFailed(reason, message(reason, release=release, detail=detail))
+
+    async def _sleep_or_abort(self, d: DeployRecord) -> None:
+        self.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), POLL)
+        if d.phase == "deploy" and self.store.deploy(d.id).abort:
+            raise StepFailed("aborted", message("aborted", detail="a person"))
+
+    async def _drain(self, step: Drain) -> dict[str, Any]:
+        addresses = self._addresses(step.release, step.instances)
+        result = await self.traffic.drain(addresses, step.timeout)
+        return {
+            "drained": result.get("drained"),
+            "in_flight": result.get("in_flight"),
+            "waited_ms": result.get("waited_ms"),
+        }
+
+    async def _stop(self, step: Stop) -> dict[str, Any]:
+        await self.refresh_instances()
+        if step.release is not None:
+            victims = self.store.instances(step.release)
+        else:
+            victims = [i for i in self.store.instances() if i.id in set(step.instances)]
+        codes = await asyncio.gather(*(self.stop_instance(i) for i in victims))
+        return {"stopped": {i.id: c for i, c in zip(victims, codes, strict=True)}}
+
+    async def stop_instance(self, inst: InstanceRecord) -> int | None:
+        self.store.update_instance(inst.id, state="stopping")
+        code = None
+        if inst.pid is not None and inst.start_ticks is not None:
+            app = self.store.release(inst.release).config["app"]
+            code = await asyncio.to_thread(
+                self.runtime.stop,
+                ProcessRef(inst.pid, inst.start_ticks),
+                app.get("stop_signal", "SIGTERM"),
+                float(app.get("stop_timeout", 10.0)),
+            )
+        self.store.update_instance(inst.id, state="stopped", exit_code=code, stopped_at=time.time())
+        return code
+
+    def _addresses(self, release: str | None, ids: list[str]) -> list[str]:
+        if release is not None:
+            return [i.address for i in self.store.instances(release)]
+        wanted = set(ids)
+        return [i.address for i in self.store.instances(live=False) if i.id in wanted]
+
+    async def _smoke(self, step: Smoke) -> dict[str, Any]:
+        rel = self.store.release(step.release)
+        smoke = SmokeConfig.model_validate(rel.config.get("smoke", {}))
+        header = str(rel.config.get("preview_header") or "x-turnout-preview")
+        base = f"http://{self.config.router.listen[0]}"
+        results = []
+        async with httpx.AsyncClient(timeout=smoke.timeout, headers={header: rel.name}) as client:
+            for check in smoke.checks:
+                try:
+                    r = await client.request(check.method, base + check.path)
+                except httpx.HTTPError as exc:
+                    raise StepFailed(
+                        "smoke_failed",
+                        message(
+                            "smoke_failed",
+                            release=rel.name,
+                            detail=f"{check.method} {check.path}: {exc}",
+                        ),
+                    ) from None
+                ok = status_expected(r.status_code, parse_status_ranges(check.expect))
+                if ok and check.body_contains is not None:
+                    ok = check.body_contains in r.text
+                results.append({"path": check.path, "status": r.status_code, "ok": ok})
+                if not ok:
+                    detail = f"{check.method} {check.path} answered {r.status_code}"
+                    if check.body_contains is not None and r.status_code < 400:
+                        detail += f" without {check.body_contains!r}"
+                    raise StepFailed(
+                        "smoke_failed",
+                        message("smoke_failed", release=rel.name, detail=detail),
+                        {"checks": results},
+                    )
+        if smoke.command:
+            env = {
+                **os.environ,
+                "TURNOUT_PREVIEW_URL": base,
+                "TURNOUT_PREVIEW_HEADER": f"{header}: {rel.name}",
+                "TURNOUT_RELEASE": rel.name,
+            }
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *shlex.split(smoke.command),
+                    cwd=rel.path,
+                    env=env,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+            except OSError as exc:
+                raise StepFailed(
+                    "smoke_failed",
+                    message(
+                        "smoke_failed", release=rel.name, detail=f"{smoke.command}: {exc.strerror}"
+                    ),
+                ) from None
+            try:
+                out, _ = await asyncio.wait_for(proc.communicate(), smoke.timeout)
+            except TimeoutError:
+                proc.kill()
+                raise StepFailed(
+                    "smoke_failed",
+                    message(
+                        "smoke_failed",
+                        release=rel.name,
+                        detail=f"{smoke.command} ran longer than {smoke.timeout:g}s",
+                    ),
+                ) from None
+            if proc.returncode != 0:
+                tail = out.decode(errors="replace").strip().splitlines()[-3:]
+                detail = f"{smoke.command} exited {proc.returncode}" + (
+                    f": {' | '.join(tail)}" if tail else ""
+                )
+                raise StepFailed(
+                    "smoke_failed", message("smoke_failed", release=rel.name, detail=detail)
+                )
+            results.append({"command": smoke.command, "ok": True})
+        return {"checks": results}
+
+    async def _pause(self, step: Pause, d: DeployRecord) -> dict[str, Any]:
+        self.store.update_deploy(d.id, status="paused", promote=False)
+        self.store.journal(d.id, d.phase, d.step, "info", f"paused: {step.reason}")
+        started = time.monotonic()
+        try:
+            while True:
+                current = self.store.deploy(d.id)
+                if current.abort:
+                    raise StepFailed("aborted", message("aborted", detail="a person"))
+                if current.promote:
+                    return {"promoted": True}
+                if step.duration is not None and time.monotonic() - started >= step.duration:
+                    return {"waited": step.duration}
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), 1.0)
+        finally:
+            self.store.update_deploy(d.id, status="running", promote=False)
+
+    async def _watch(self, step: Watch, d: DeployRecord) -> dict[str, Any]:
+        deadline = time.monotonic() + step.duration
+        while time.monotonic() < deadline:
+            await self.refresh_instances()
+            self._check_exits(step.release, None, d, "crashed_after_switch")
+            view = await self.traffic.instances()
+            bad = [
+                i
+                for i in self.store.instances(step.release)
+                if not view.get(i.address, {}).get("routable")
+            ]
+            if bad:
+                seen = view.get(bad[0].address, {})
+                health, last = seen.get("health", "gone"), seen.get("last_check")
+                detail = f"{bad[0].id} is {health} ({last})"
+                text = message("crashed_after_switch", release=step.release, detail=detail)
+                raise StepFailed("crashed_after_switch", text)
+            await self._sleep_or_abort(d)
+        return {"watched": step.duration}
+
+    # --- instances ------------------------------------------------------------------------
+
+    def running(self) -> dict[str, list[str]]:
+        """Addresses of the running instances of each release."""
+        out: dict[str, list[str]] = {}
+        for inst in self.store.instances():
+            if inst.state == "running":
+                out.setdefault(inst.release, []).append(inst.address)
+        return out
+
+    def _instances_of(self, release: str | None) -> int:
+        if release is None:
+            return 0
+        with contextlib.suppress(UserError):
+            return int(self.store.release(release).config["app"]["instances"])
+        return self.config.app.instances
+
+    async def refresh_instances(self) -> None:
+        """Mark instances whose process ended as exited."""
+        for inst in self.store.instances():
+            if inst.pid is None or inst.start_ticks is None:
+                continue
+            state, code = await asyncio.to_thread(
+                self.runtime.state, ProcessRef(inst.pid, inst.start_ticks)
+            )
+            if state != "running":
+                self.store.update_instance(
+                    inst.id, state="exited", exit_code=code, stopped_at=time.time()
+                )
+                log.warning("instance %s exited (code %s)", inst.id, code)
+
+    async def recover(self) -> None:
+        """After a (re)start: re-adopt instances, stop orphans, resume an active deploy."""
+        found = await asyncio.to_thread(self.runtime.find, self.state_dir)
+        known = {i.id: i for i in self.store.instances(live=False)}
+        for iid, ref in found.items():
+            rec = known.get(iid)
+            if rec is not None and rec.live and rec.pid is None:
+                self.store.update_instance(
+                    iid, pid=ref.pid, start_ticks=ref.start_ticks, state="running"
+                )
+                log.info("re-adopted %s (pid %d) whose start was interrupted", iid, ref.pid)
+            elif (
+                rec is None
+                or not rec.live
+                or (rec.pid, rec.start_ticks) != (ref.pid, ref.start_ticks)
+            ):
+                log.warning("stopping orphan instance %s (pid %d)", iid, ref.pid)
+                await asyncio.to_thread(self.runtime.stop, ref, "SIGTERM", 5.0)
+        for inst in self.store.instances():
+            if inst.pid is None and inst.id not in found:
+                self.store.update_instance(inst.id, state="exited", stopped_at=time.time())
+            elif inst.state == "stopping":
+                await self.stop_instance(inst)
+        await self.refresh_instances()
+        d = self.store.active_deploy()
+        if d is not None:
+            self.store.journal(d.id, d.phase, d.step, "info", "controller restarted: resuming")
+            log.info("resuming deploy #%d at %s step %d", d.id, d.phase, d.step)
+            self.start(d.id)
+
+    # --- background: warm windows and supervision ----------------------------------------
+
+    async def tick(self) -> None:
+        """Retire releases whose warm window ended; restart instances of the live release
+        that died. Skipped while a deploy runs: its plan owns the instances then."""
+        if self.busy.locked() or self.store.active_deploy() is not None:
+            return
+        async with self.busy:
+            now = time.time()
+            for timer in self.store.timers():
+                if timer["due_at"] <= now:
+                    await self._retire(timer["release"])
+                    self.store.remove_timer(timer["id"])
+            await self._supervise()
+
+    async def _retire(self, release: str) -> None:
+        good = self.store.good_release()
+        if release == good:
+            return
+        self.store.cancel_timers(release)
+        if good:
+            await self._route(Route(weights={good: 100}))
+        await self._stop(Stop(release=release))
+        log.info("warm window of %s ended: stopped", release)
+
+    async def _supervise(self) -> None:
+        good = self.store.good_release()
+        if good is None:
+            return
+        await self.refresh_instances()
+        live = self.store.instances(good)
+        want = self._instances_of(good)
+        if len(live) < want:
+            rel = self.store.release(good)
+            for _ in range(want - len(live)):
+                inst = await self.start_instance(rel, "restart", None)
+                log.warning("restarted an instance of %s: %s", good, inst.id)
+            await self._route(Route(weights={good: 100}))
+            return
+        table = await self.traffic.table()
+        expected = sorted(i.address for i in live)
+        pool = table.get("pools", {}).get(good, {})
+        if (
+            sorted(pool.get("instances", [])) != expected
+            or table.get("weights", {}).get(good, 0) <= 0
+        ):
+            await self._route(Route(weights={good: 100}))
+            log.warning("route table did not match the live release %s: re-applied", good)
+
+
+def _fault_point(phase: str, step: int, when: str) -> None:
+    """Fault injection for crash tests: ``TURNOUT_FAULT=crash:<phase>:<step>:<begin|end>``
+    makes the controller SIGKILL itself there (after the journal write of ``begin``,
+    or after the step ran but before its ``end`` is journaled)."""
+    if os.environ.get("TURNOUT_FAULT") == f"crash:{phase}:{step}:{when}":
+        log.warning("TURNOUT_FAULT: killing the controller at %s step %d (%s)", phase, step, when)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def check_command(command: str, workdir: Path) -> None:
+    """Refuse a deploy whose program does not exist, before anything changes."""
+    try:
+        argv = shlex.split(command.replace("{port}", "0"))
+    except ValueError as exc:
+        raise UserError(f"app.command: {exc}") from None
+    program = argv[0] if argv else ""
+    if "/" in program:
+        if not (workdir / program).exists() and not Path(program).exists():
+            raise UserError(f"app.command: {program} does not exist in the release ({workdir})")
+    elif shutil.which(program) is None:
+        raise UserError(f"app.command: {program!r} is not on PATH")
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def _remove_tree(path: Path) -> None:
+    for p in [path, *path.rglob("*")]:
+        with contextlib.suppress(OSError):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    shutil.rmtree(path)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
