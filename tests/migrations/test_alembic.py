@@ -83,3 +83,18 @@ def test_broken_revision_is_a_one_line_input_error(tmp_path: Path) -> None:
 def test_not_an_alembic_project(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"no alembic\.ini or env\.py here"):
         alembic_revisions(tmp_path)
+
+
+def test_invalid_sql_in_op_execute_points_at_its_line(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(SAMPLE, project)
+    middle = project / "versions" / MIDDLE.name
+    middle.write_text(
+        MIDDLE.read_text().replace("SET statement_timeout = '30s'", "SET statement_timeout =")
+    )
+    sources = [r.source for r in alembic_revisions(project)]
+    line = _line_of(middle, "SET statement_timeout =")
+    with pytest.raises(UserError) as exc:
+        lint_migrations(sources, LintSettings())
+    assert str(exc.value).startswith(f"{sources[1].path}:{line}: syntax error")
+    assert "the SQL this line emits must be valid PostgreSQL" in str(exc.value)

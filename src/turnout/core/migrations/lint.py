@@ -102,11 +102,17 @@ def _parse(source: MigrationSource) -> Script:
     try:
         return parse_script(source.sql)
     except SqlSyntaxError as exc:
-        line, col = parse_script_position(source.sql, exc.offset)
-        where = source.path if source.origins is None else f"{source.path} (generated SQL)"
-        raise UserError(
-            f"{where}:{line}:{col}: {exc.message}; the file must be valid PostgreSQL"
-        ) from exc
+        if source.origins is None:
+            line, col = parse_script_position(source.sql, exc.offset)
+            where, what = f"{source.path}:{line}:{col}", "the file must be valid PostgreSQL"
+        else:
+            origin = next((o for o in source.origins if o.start <= exc.offset < o.end), None)
+            line = origin.line if origin and origin.line else 0
+            where, what = (
+                f"{source.path}:{line}",
+                "the SQL this line emits must be valid PostgreSQL",
+            )
+        raise UserError(f"{where}: {exc.message}; {what}") from exc
 
 
 def parse_script_position(sql: str, offset: int) -> tuple[int, int]:

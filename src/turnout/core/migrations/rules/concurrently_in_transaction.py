@@ -32,11 +32,8 @@ def _concurrent(node: Any) -> str | None:
 def check(ctx: Context) -> Iterator[Hit]:
     what = _concurrent(ctx.node)
     if what and ctx.state.in_transaction:
-        opened = (
-            "a BEGIN in this migration"
-            if ctx.state.explicit_transaction
-            else "the migration runner"
-        )
+        explicit = ctx.state.explicit_transaction
+        opened = "BEGIN" if explicit else "the migration runner (assume_in_transaction)"
         yield Hit(
             f"{what} cannot run inside a transaction block (opened by {opened}); PostgreSQL "
             "rejects it and the migration fails"
