@@ -17,9 +17,16 @@ from pglast.enums import AlterTableType, ConstrType, NullTestType, ObjectType
 
 from turnout.core.migrations.ast import strings
 from turnout.core.migrations.names import TableName
-from turnout.core.migrations.types import ColumnType, column_type
+from turnout.core.migrations.types import SERIAL_TYPES, ColumnType, column_type
 
-__all__ = ["ColumnFacts", "IndexFacts", "SchemaFacts", "TableFacts", "not_null_column_of_check"]
+__all__ = [
+    "ColumnFacts",
+    "IndexFacts",
+    "SchemaFacts",
+    "TableFacts",
+    "is_required_column",
+    "not_null_column_of_check",
+]
 
 
 @dataclass
@@ -147,6 +154,18 @@ def _not_null(coldef: Any) -> bool:
         return True
     kinds = {c.contype for c in coldef.constraints or ()}
     return bool(kinds & {ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY})
+
+
+_FILLED = frozenset(
+    {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED}
+)
+
+
+def is_required_column(coldef: Any) -> bool:
+    """A new column every INSERT must name: NOT NULL, and nothing fills it in."""
+    kinds = {c.contype for c in coldef.constraints or ()}
+    filled = bool(kinds & _FILLED) or column_type(coldef.typeName).name in SERIAL_TYPES
+    return _not_null(coldef) and not filled
 
 
 def _learn_constraint(facts: TableFacts, con: Any) -> None:

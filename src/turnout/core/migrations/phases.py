@@ -17,9 +17,10 @@ from enum import IntEnum
 from typing import Any
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.enums import AlterTableType, ObjectType
 
 from turnout.core.migrations.altertable import command_effect
+from turnout.core.migrations.facts import is_required_column
 from turnout.core.migrations.locks import Work
 from turnout.core.migrations.names import TableName
 from turnout.core.migrations.scope import Scope
@@ -163,7 +164,7 @@ def _command(table: TableName, cmd: Any, scope: Scope) -> StatementPhase | None:
     sub = cmd.subtype
     target = f"{table}.{cmd.name}" if cmd.name else str(table)
     if sub == AlterTableType.AT_AddColumn:
-        required = _required(cmd.def_)
+        required = is_required_column(cmd.def_)
         phase = Phase.CONTRACT if required else Phase.EXPAND
         what = "adds required column" if required else "adds column"
         return _make(phase, f"{what} {table}.{cmd.def_.colname}", (table,))
@@ -180,17 +181,6 @@ def _command(table: TableName, cmd: Any, scope: Scope) -> StatementPhase | None:
     if sub == AlterTableType.AT_DropNotNull:
         return _make(Phase.EXPAND, f"drops NOT NULL on {target}", (table,))
     return None
-
-
-def _required(coldef: Any) -> bool:
-    kinds = {c.contype for c in coldef.constraints or ()}
-    not_null = bool(coldef.is_not_null) or ConstrType.CONSTR_NOTNULL in kinds
-    filled = kinds & {
-        ConstrType.CONSTR_DEFAULT,
-        ConstrType.CONSTR_IDENTITY,
-        ConstrType.CONSTR_GENERATED,
-    }
-    return not_null and not filled
 
 
 def _drop(node: Any, scope: Scope) -> StatementPhase | None:

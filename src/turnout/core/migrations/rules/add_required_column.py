@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.enums import AlterTableType, ObjectType
 
+from turnout.core.migrations.facts import is_required_column
 from turnout.core.migrations.names import TableName
 from turnout.core.migrations.rules.base import Context, Hit, Rule
-from turnout.core.migrations.types import SERIAL_TYPES, column_type
-
-_FILLED = frozenset(
-    {ConstrType.CONSTR_DEFAULT, ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED}
-)
-
-
-def _required(coldef: Any) -> bool:
-    kinds = {c.contype for c in coldef.constraints or ()}
-    not_null = (
-        coldef.is_not_null
-        or ConstrType.CONSTR_NOTNULL in kinds
-        or ConstrType.CONSTR_PRIMARY in kinds
-    )
-    filled = bool(kinds & _FILLED) or column_type(coldef.typeName).name in SERIAL_TYPES
-    return bool(not_null) and not filled
 
 
 def check(ctx: Context) -> Iterator[Hit]:
@@ -36,7 +20,7 @@ def check(ctx: Context) -> Iterator[Hit]:
     if ctx.scope.is_new(table):
         return
     for cmd in node.cmds or ():
-        if cmd.subtype == AlterTableType.AT_AddColumn and _required(cmd.def_):
+        if cmd.subtype == AlterTableType.AT_AddColumn and is_required_column(cmd.def_):
             yield Hit(
                 f"{table}.{cmd.def_.colname} is NOT NULL with no default: it fails on a table "
                 "with rows, and every INSERT of the running release (which does not know the "
