@@ -44,6 +44,7 @@ def _history(*sqls: str):
             Phase.EXPAND,
         ),
         ("SET lock_timeout = '1s';", Phase.EXPAND),
+        ("CREATE TABLE r (id bigint); INSERT INTO r VALUES (1);", Phase.EXPAND),
     ],
 )
 def test_inferred_phase(sql: str, phase: Phase) -> None:

@@ -100,6 +100,8 @@ def statement_phase(node: Any, scope: Scope) -> StatementPhase | None:
     if isinstance(node, _DATA):
         rel = getattr(node, "relation", None)
         tables = (TableName.from_range_var(rel),) if rel is not None else ()
+        if tables and scope.is_new(tables[0]):
+            return _make(Phase.EXPAND, f"fills new table {tables[0]}", tables)
         return _make(Phase.MIGRATE, "changes data", tables)
     if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
         return _alter(node, scope)
