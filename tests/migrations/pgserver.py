@@ -88,8 +88,11 @@ def _owner() -> tuple[int, int] | None:
 def start_server(postgres: str, port: int) -> PostgresServer:
     """Start a server from the directory holding the ``postgres`` program."""
     bindir = Path(postgres).resolve().parent
-    root = Path(tempfile.mkdtemp(prefix="turnout-pg-"))
     owner = _owner()
+    base = tempfile.gettempdir()
+    if owner and not os.stat(base).st_mode & 0o001:  # the server user could not enter it
+        base = "/tmp"
+    root = Path(tempfile.mkdtemp(prefix="turnout-pg-", dir=base))
     if owner:
         os.chown(root, *owner)
     prefix = _run_as()
