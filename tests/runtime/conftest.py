@@ -2,7 +2,9 @@
 
 Every instance a test starts (or adopts through ``cleanup``) is killed by its
 process group at teardown: SIGKILL, after checking the ref still names that
-process, so a reused pid is never hit.
+process, so a reused pid is never hit. Then every process whose
+``TURNOUT_STATE_DIR`` lies in the test's tmp folder is killed by pid, so even a
+broken runtime (no session of its own) leaves nothing running.
 """
 
 from __future__ import annotations
@@ -14,18 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from runtime.helpers import SpecFactory, TrackedRuntime, kill_group
+from runtime.helpers import SpecFactory, TrackedRuntime, kill_group, kill_marked
 from support.system import free_port
 from turnout.runtime import InstanceSpec, ProcessRef
 
 
 @pytest.fixture
-def cleanup() -> Iterator[list[ProcessRef]]:
-    """Refs to kill at teardown (tests add the instances they adopt)."""
+def cleanup(tmp_path: Path) -> Iterator[list[ProcessRef]]:
+    """Refs to kill at teardown (tests add the instances they adopt); then every process
+    carrying a state dir of this test is killed by pid, whatever went wrong."""
     refs: list[ProcessRef] = []
     yield refs
     for ref in refs:
         kill_group(ref)
+    kill_marked(tmp_path)
 
 
 @pytest.fixture
@@ -41,6 +45,8 @@ def runtime(state_dir: Path, cleanup: list[ProcessRef]) -> Iterator[TrackedRunti
     yield rt
     for ref in cleanup:
         kill_group(ref)
+    kill_marked(state_dir.parent)
+    for ref in cleanup:
         deadline = time.monotonic() + 5
         while rt.state(ref)[0] == "running" and time.monotonic() < deadline:
             time.sleep(0.01)  # reaps our children

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from turnout.runtime import InstanceSpec, ProcessRef
 from turnout.runtime.local import LocalRuntime
-from turnout.runtime.procfs import group_members, read_stat
+from turnout.runtime.procfs import group_members, pids, read_environ, read_stat
 
 SpecFactory = Callable[..., InstanceSpec]
 
@@ -30,11 +30,22 @@ class TrackedRuntime(LocalRuntime):
 
 
 def kill_group(ref: ProcessRef) -> None:
-    """SIGKILL every process of the ref's group that started with or after it."""
+    """SIGKILL the ref's leader and every process of its group that started with or after it."""
     leader = read_stat(ref.pid)
     if leader is not None and leader.start_ticks != ref.start_ticks:
         return
-    for member in group_members(ref.pid):
-        if member.start_ticks >= ref.start_ticks:
+    members = {m.pid for m in group_members(ref.pid) if m.start_ticks >= ref.start_ticks}
+    for pid in members | ({ref.pid} if leader is not None else set()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def kill_marked(under: Path) -> None:
+    """SIGKILL every process whose TURNOUT_STATE_DIR lies under ``under``: whatever a
+    broken runtime may have left outside its group (or without a group of its own)."""
+    prefix = f"{under}/"
+    for pid in pids():
+        env = read_environ(pid)
+        if env is not None and env.get("TURNOUT_STATE_DIR", "").startswith(prefix):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(member.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)

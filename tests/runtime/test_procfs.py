@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 from turnout.runtime.procfs import ProcStat, parse_environ, parse_stat, read_environ, read_stat
 
@@ -44,6 +45,10 @@ def test_reading_this_process():
 def test_reading_the_environment_a_process_started_with():
     process = subprocess.Popen(["sleep", "30"], env={"ONLY": "this", "EMPTY": ""})
     try:
+        # Right after exec the kernel shows an empty environ until the new stack is set up.
+        deadline = time.monotonic() + 5
+        while not read_environ(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.001)
         assert read_environ(process.pid) == {"ONLY": "this", "EMPTY": ""}
     finally:
         process.kill()

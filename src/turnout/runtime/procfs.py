@@ -86,7 +86,11 @@ def read_stat(pid: int) -> ProcStat | None:
 
 
 def read_environ(pid: int) -> dict[str, str] | None:
-    """The environment the process was started with, or ``None`` if it cannot be read."""
+    """The environment the process was started with, or ``None`` if it cannot be read.
+
+    It is empty for zombies and kernel threads, and for an instant during ``exec``
+    (before the kernel has laid out the new program's stack).
+    """
     try:
         return parse_environ((PROC / str(pid) / "environ").read_bytes())
     except OSError:
