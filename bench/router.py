@@ -82,6 +82,8 @@ GOAL_ADDED_P99_MS = 1.0
 RATE_REACHED = 0.97
 # Median CPU used by other processes during the runs above which the figures are suspect.
 NOISY_OTHER_CPUS = 0.1
+# --profile: frames in at least this share of the samples are the common call chain.
+SPINE_SHARE = 0.9
 
 
 def log(msg: str) -> None:
@@ -126,6 +128,10 @@ class Settings:
     targets: list[str]
     layout: Layout
     quick: bool
+    # Runs during which other processes used more CPU than this are redone.
+    max_other_load: float = 0.0
+    noisy_retries: int = 0
+    quiet_wait: float = 0.0
 
 
 # ---------------------------------------------------------------------- targets
@@ -256,32 +262,39 @@ def median(values: Sequence[float | None]) -> float | None:
     return statistics.median(clean) if clean else None
 
 
-def summarize(runs: list[Sample]) -> dict[str, Any]:
-    results = [s.result for s in runs]
-    errors: Counter[str] = Counter()
-    for r in results:
-        errors.update(r.errors)
+def sample_dict(s: Sample) -> dict[str, Any]:
     return {
-        "rps": median([r.rps for r in results]),
-        "p50_ms": median([r.p50_ms for r in results]),
-        "p90_ms": median([r.p90_ms for r in results]),
-        "p99_ms": median([r.p99_ms for r in results]),
-        "cpu_us_per_request": median([s.cpu_us_per_request for s in runs]),
-        "other_cpus": median([s.other_cpus for s in runs]),
-        "steal_cpus": median([s.steal_cpus for s in runs]),
-        "requests": sum(r.requests for r in results),
-        "errors": sum(errors.values()),
-        "errors_by_kind": dict(errors),
-        "runs": [
-            {
-                **s.result.to_dict(),
-                "cpu_us_per_request": s.cpu_us_per_request,
-                "other_cpus": s.other_cpus,
-                "steal_cpus": s.steal_cpus,
-            }
-            for s in runs
-        ],
+        **s.result.to_dict(),
+        "cpu_us_per_request": s.cpu_us_per_request,
+        "other_cpus": s.other_cpus,
+        "steal_cpus": s.steal_cpus,
     }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over runs (``sample_dict`` records) and the total of their errors."""
+    errors: Counter[str] = Counter()
+    for r in runs:
+        errors.update(r["errors"])
+    out: dict[str, Any] = {
+        key: median([r[key] for r in runs])
+        for key in (
+            "rps",
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "cpu_us_per_request",
+            "other_cpus",
+            "steal_cpus",
+        )
+    }
+    out.update(
+        requests=sum(r["requests"] for r in runs),
+        errors=sum(errors.values()),
+        errors_by_kind=dict(errors),
+        runs=runs,
+    )
+    return out
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -293,7 +306,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def build_report(
     targets: dict[str, Target], settings: Settings, rate: float | None, rate_basis: str
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    header: dict[str, Any] = {
         "schema": 1,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine_info(),
@@ -307,17 +320,32 @@ def build_report(
             "quick": settings.quick,
         },
         "fixed_rate": {"rps": rate, "basis": rate_basis} if settings.fixed else None,
-        "targets": {},
     }
-    summaries = {n: summarize(t.max_runs) for n, t in targets.items() if t.available}
+    runs = {
+        name: {
+            "available": t.available,
+            "reason": t.reason,
+            "max": [sample_dict(s) for s in t.max_runs],
+            "fixed": [sample_dict(s) for s in t.fixed_runs],
+        }
+        for name, t in targets.items()
+    }
+    return assemble(header, runs)
+
+
+def assemble(header: dict[str, Any], runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The report: ``header`` plus, per target, medians and ratios of its runs."""
+    out = {**header, "targets": {}}
+    rate = (header.get("fixed_rate") or {}).get("rps")
+    summaries = {n: summarize(r["max"]) for n, r in runs.items() if r["available"]}
     direct_rps = summaries.get("direct", {}).get("rps")
     nginx_rps = summaries.get("nginx", {}).get("rps")
-    fixed = {n: summarize(t.fixed_runs) for n, t in targets.items() if t.fixed_runs}
+    fixed = {n: summarize(r["fixed"]) for n, r in runs.items() if r["available"] and r["fixed"]}
     direct_fixed_p99 = fixed.get("direct", {}).get("p99_ms")
-    for name, target in targets.items():
-        entry: dict[str, Any] = {"description": DESCRIPTIONS[name], "available": target.available}
-        if not target.available:
-            entry["reason"] = target.reason
+    for name, r in runs.items():
+        entry: dict[str, Any] = {"description": DESCRIPTIONS[name], "available": r["available"]}
+        if not r["available"]:
+            entry["reason"] = r["reason"]
         else:
             m = summaries[name]
             m["rps_vs_direct"] = ratio(m["rps"], direct_rps)
@@ -336,6 +364,38 @@ def build_report(
         out["targets"][name] = entry
     out["goal"] = goal(out["targets"])
     return out
+
+
+def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several saved ``--json`` reports as one: every run pooled, medians again."""
+    first = reports[0]
+    header = {
+        key: first[key] for key in ("schema", "machine", "settings", "fixed_rate") if key in first
+    }
+    header["settings"] = {**first["settings"], "reps": 0}
+    header["date"] = first["date"]
+    header["dates"] = [r["date"] for r in reports]
+    header["merged_reports"] = len(reports)
+    runs: dict[str, dict[str, Any]] = {}
+    rates = []
+    for report in reports:
+        header["settings"]["reps"] += report["settings"]["reps"]
+        if report.get("fixed_rate") and report["fixed_rate"].get("rps"):
+            rates.append(report["fixed_rate"]["rps"])
+        for name, entry in report["targets"].items():
+            slot = runs.setdefault(
+                name, {"available": False, "reason": entry.get("reason"), "max": [], "fixed": []}
+            )
+            if entry["available"]:
+                slot["available"] = True
+                slot["max"] += entry["max"]["runs"]
+                slot["fixed"] += entry.get("fixed", {}).get("runs", [])
+    if rates and header.get("fixed_rate"):
+        header["fixed_rate"] = {
+            "rps": median(rates),
+            "basis": f"{first['fixed_rate']['basis']}; median of {len(rates)} reports' rates",
+        }
+    return assemble(header, runs)
 
 
 def goal(entries: dict[str, Any]) -> dict[str, Any]:
@@ -404,6 +464,8 @@ def print_table(report: dict[str, Any]) -> None:
         f"wrk -t{s['threads']} -c{s['connections']} -d{s['duration_s']:g}s keep-alive, "
         f"median of {s['reps']} run(s); {s['pinning']}"
     )
+    if report.get("merged_reports"):
+        print(f"{report['merged_reports']} reports pooled: {', '.join(report['dates'])}")
     print()
     header = (
         f"{'target':<9} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU µs/req':>10} "
@@ -487,23 +549,56 @@ def run_bench(settings: Settings) -> dict[str, Any]:
             log(f"warm-up {settings.warmup:g}s each")
             for name in live:
                 measure(targets[name], settings, None, settings.warmup, workdir, peers.peers)
+        discarded: Counter[str] = Counter()
+
+        def one(kind: str, rep: int, name: str, rate: float | None) -> Sample:
+            """A run taken while the rest of the machine was quiet, if it can be had."""
+            for attempt in range(settings.noisy_retries + 1):
+                wait_until_quiet(settings, peers.peers)
+                sample = measure(
+                    targets[name], settings, rate, settings.duration, workdir, peers.peers
+                )
+                log_sample(kind, rep, settings.reps, name, sample)
+                noisy = settings.max_other_load and sample.other_cpus > settings.max_other_load
+                if not noisy or attempt == settings.noisy_retries:
+                    return sample
+                discarded[kind] += 1
+                log(f"    other processes used {sample.other_cpus:.2f} CPU: run discarded")
+            raise AssertionError("unreachable")
+
         for rep in range(settings.reps):
             for name in rotated(live, rep):
-                sample = measure(
-                    targets[name], settings, None, settings.duration, workdir, peers.peers
-                )
-                targets[name].max_runs.append(sample)
-                log_sample("max", rep, settings.reps, name, sample)
+                targets[name].max_runs.append(one("max", rep, name, None))
         rate, basis = fixed_rate(targets, settings)
         if settings.fixed and rate:
             for rep in range(settings.reps):
                 for name in rotated(live, rep):
-                    sample = measure(
-                        targets[name], settings, rate, settings.duration, workdir, peers.peers
-                    )
-                    targets[name].fixed_runs.append(sample)
-                    log_sample("fixed", rep, settings.reps, name, sample)
-        return build_report(targets, settings, rate, basis)
+                    targets[name].fixed_runs.append(one("fixed", rep, name, rate))
+        report = build_report(targets, settings, rate, basis)
+        report["settings"]["discarded_noisy_runs"] = dict(discarded)
+        return report
+
+
+def wait_until_quiet(settings: Settings, peers: Sequence[Peer]) -> None:
+    """Wait (up to ``settings.quiet_wait`` s) until processes other than ours use
+    less than ``settings.max_other_load`` CPU over a half-second window."""
+    if not settings.max_other_load:
+        return
+    deadline = time.monotonic() + settings.quiet_wait
+    said = False
+    while True:
+        ours, machine, t0 = _our_cpu(peers), _proc_stat(), time.monotonic()
+        time.sleep(0.5)
+        other = max(0.0, (_proc_stat()[0] - machine[0]) - (_our_cpu(peers) - ours))
+        other /= time.monotonic() - t0
+        if other <= settings.max_other_load:
+            return
+        if time.monotonic() > deadline:
+            log(f"    machine still busy ({other:.2f} CPU used by others): measuring anyway")
+            return
+        if not said:
+            log(f"    waiting for a quiet machine (others use {other:.2f} CPU)")
+            said = True
 
 
 def log_sample(kind: str, rep: int, reps: int, name: str, s: Sample) -> None:
@@ -663,28 +758,20 @@ def top_functions(stacks: list[tuple[list[str], int]], top: int) -> dict[str, An
         own[frames[-1]] += count
         for f in set(frames):
             inclusive[f] += count
-    # The frames every stack starts with (runpy, the CLI, asyncio.run) say nothing.
-    prefix = _common_prefix([frames for frames, _ in stacks])
-    for f in prefix[:-1]:
-        inclusive.pop(f, None)
+    # The frames (nearly) every sample starts with -- runpy, the CLI, asyncio.run,
+    # uvloop's run -- say nothing as "total"; the deepest of them holds the event
+    # loop's own time (uvloop's C code and its system calls) as its self time.
+    spine = [f for f, c in inclusive.items() if c >= SPINE_SHARE * total]
+    for f in spine:
+        del inclusive[f]
+    loop_frame = max(spine, key=lambda f: own[f], default=None)
     return {
         "samples": total,
-        "common_stack": prefix,
+        "event_loop_frame": loop_frame,
+        "event_loop_self_pct": 100 * own[loop_frame] / total if loop_frame else None,
         "self": [{"function": f, "pct": 100 * c / total} for f, c in own.most_common(top)],
         "total": [{"function": f, "pct": 100 * c / total} for f, c in inclusive.most_common(top)],
     }
-
-
-def _common_prefix(stacks: list[list[str]]) -> list[str]:
-    if not stacks:
-        return []
-    prefix = list(stacks[0])
-    for frames in stacks[1:]:
-        n = 0
-        while n < min(len(prefix), len(frames)) and prefix[n] == frames[n]:
-            n += 1
-        del prefix[n:]
-    return prefix
 
 
 def cprofile_top(path: Path, top: int) -> dict[str, Any]:
@@ -714,10 +801,12 @@ def print_profile(prof: dict[str, Any]) -> None:
         f"{load['rps']:,.0f} req/s, {_f(load['cpu_us_per_request'], '.1f')} µs CPU/request "
         "(profiler overhead included)"
     )
-    if prof.get("common_stack"):
+    if prof.get("event_loop_frame"):
         print(
-            f"every sample is under {prof['common_stack'][-1]}; its self time is the event "
-            "loop itself (uvloop's C code and the system calls it makes: epoll, recv, send)"
+            f"{prof['event_loop_self_pct']:.1f}% of the samples are in "
+            f"{prof['event_loop_frame']} itself: the event loop's C code (uvloop) and the "
+            "system calls it makes (epoll_wait, recv, accept); a Python function's self time "
+            "includes the C calls it makes (transport.write -> send, the httptools parser)"
         )
     for key, title in (
         ("self", "self time (the function itself)"),
@@ -748,6 +837,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-fixed", action="store_true", help="skip the fixed-rate pass")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     p.add_argument(
+        "--max-other-load",
+        type=float,
+        default=0.15,
+        help="a run during which other processes used more CPUs than this is redone "
+        "(default 0.15; 0 turns the check and the wait for a quiet machine off)",
+    )
+    p.add_argument("--noisy-retries", type=int, default=3, help="redos of a noisy run (default 3)")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for a quiet machine before a run (default 60)",
+    )
+    p.add_argument(
         "--targets",
         default=",".join(TARGETS),
         help=f"comma-separated subset of {','.join(TARGETS)} (default: all)",
@@ -767,9 +870,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--native", action="store_true", help="--profile: py-spy --native (C frames too)"
     )
+    p.add_argument(
+        "--report",
+        nargs="+",
+        metavar="FILE",
+        help="no run: print the table of saved --json reports (runs pooled, medians again)",
+    )
     args = p.parse_args(argv)
     if args.quick:
-        args.duration, args.reps, args.warmup = 1.0, 1, 0.0
+        args.duration, args.reps, args.warmup, args.max_other_load = 1.0, 1, 0.0, 0.0
     return args
 
 
@@ -797,10 +906,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets=[t for t in TARGETS if t in targets],
         layout=choose_layout(not args.no_pin),
         quick=args.quick,
+        max_other_load=args.max_other_load,
+        noisy_retries=args.noisy_retries,
+        quiet_wait=args.quiet_wait,
     )
     # SIGTERM/SIGHUP end the run like Ctrl-C does, so every peer is stopped.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
+    if args.report:
+        report = merge_reports([json.loads(Path(f).read_text()) for f in args.report])
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print_table(report)
+        return 0
     if args.profile:
         prof = run_profile(settings, args.top, args.profiler, args.native)
         if args.json:
