@@ -58,7 +58,7 @@ def test_release_that_never_becomes_healthy(project, live_v1):
     bad = project.release("v1", name="v2-sick", never_healthy=True)
     last, _ = rolled_back(project, live_v1, bad, "not_healthy")
     assert "did not become healthy within 4s" in last["message"]
-    assert "503" in last["message"]
+    assert "unhealthy" in last["message"] and "503" in last["message"]
 
 
 def test_release_that_fails_the_smoke_check(project, live_v1):

@@ -293,6 +293,7 @@ def run_controller(config_path: Path) -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     config = load_config_file(config_path)
     paths = Paths.of(config_path, config)
     controller_main(paths, config)

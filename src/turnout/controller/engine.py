@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from turnout.controller.traffic import Traffic
-from turnout.core.config import Config, SmokeConfig
+from turnout.core.config import AppConfig, Config, SmokeConfig
 from turnout.core.health import parse_status_ranges, status_expected
 from turnout.core.plan import (
     AwaitHealthy,
@@ -253,6 +253,7 @@ class Engine:
             self.store.journal(
                 d.id, d.phase, d.step, "begin", describe(step), {"step": step.model_dump()}
             )
+            _fault_point(d.phase, d.step, "begin")
             try:
                 detail = await self.execute(step, d)
             except StepFailed as exc:
@@ -260,6 +261,11 @@ class Engine:
             except TurnoutError as exc:
                 reason = "router_failed" if "router" in exc.message else "start_failed"
                 failure = StepFailed(reason, exc.message)
+            except Exception as exc:  # a bug must not leave the deploy half-done: roll back
+                log.exception("deploy #%d: %s step %d failed unexpectedly", d.id, d.phase, d.step)
+                failure = StepFailed(
+                    "internal_error", f"internal error: {type(exc).__name__}: {exc}"
+                )
             else:
                 failure = None
             _fault_point(d.phase, d.step, "end")
@@ -379,7 +385,7 @@ class Engine:
     async def start_instance(
         self, rel: ReleaseRecord, group: str, deploy_id: int | None
     ) -> InstanceRecord:
-        app = rel.config["app"]
+        app = AppConfig.model_validate(rel.config["app"])
         port = self._free_port()
         iid = f"{rel.name}-{group}-{secrets.token_hex(3)}"
         log_path = self.state_dir / "logs" / rel.name / f"{iid}.log"
@@ -403,12 +409,12 @@ class Engine:
             id=iid,
             release=rel.name,
             workdir=Path(rel.path),
-            command=app["command"],
+            command=app.command,
             port=port,
             log_path=log_path,
-            env={**app.get("env", {}), **rel.env},
-            stop_signal=app.get("stop_signal", "SIGTERM"),
-            stop_timeout=float(app.get("stop_timeout", 10.0)),
+            env={**app.env, **rel.env},
+            stop_signal=app.stop_signal,
+            stop_timeout=app.stop_timeout,
         )
         try:
             ref = await asyncio.to_thread(self.runtime.start, spec)
@@ -444,9 +450,13 @@ class Engine:
             preview=step.preview,
             preview_header=self._preview_header(step.preview),
         )
+        # Un-drain before the switch: a pool that was drained (the warm side of a
+        # blue/green) must be ready the moment the table that weights it goes live.
+        serving = [r for r, w in weights.items() if w > 0] + (
+            [step.preview] if step.preview else []
+        )
+        await self.traffic.undrain([a for r in serving for a in running.get(r, [])])
         generation = await self.traffic.apply(table)
-        ready = [a for r, w in weights.items() if w > 0 for a in running.get(r, [])]
-        await self.traffic.undrain(ready)
         return {"generation": generation, "weights": weights}
 
     def _health(self, releases: set[str]) -> dict[str, HealthSpec]:
@@ -480,9 +490,9 @@ class Engine:
                     "exited",
                     message("exited", release=step.release, detail="no instance is running"),
                 )
-            last = {i.id: view.get(i.address, {}).get("last_check") for i in waiting}
+            last = {i.id: _why_not_routable(view.get(i.address)) for i in waiting}
             if time.monotonic() > deadline:
-                seen = "; ".join(f"{k}: {v or 'no check yet'}" for k, v in last.items())
+                seen = "; ".join(f"{k}: {v}" for k, v in last.items())
                 raise StepFailed(
                     "not_healthy",
                     message("not_healthy", release=step.release, timeout=step.timeout, detail=seen),
@@ -534,12 +544,12 @@ class Engine:
         self.store.update_instance(inst.id, state="stopping")
         code = None
         if inst.pid is not None and inst.start_ticks is not None:
-            app = self.store.release(inst.release).config["app"]
+            app = AppConfig.model_validate(self.store.release(inst.release).config["app"])
             code = await asyncio.to_thread(
                 self.runtime.stop,
                 ProcessRef(inst.pid, inst.start_ticks),
-                app.get("stop_signal", "SIGTERM"),
-                float(app.get("stop_timeout", 10.0)),
+                app.stop_signal,
+                app.stop_timeout,
             )
         self.store.update_instance(inst.id, state="stopped", exit_code=code, stopped_at=time.time())
         return code
@@ -684,13 +694,11 @@ class Engine:
         return self.config.app.instances
 
     async def refresh_instances(self) -> None:
-        """Mark instances whose process ended as exited."""
+        """Mark instances whose process ended as exited (a /proc read each: no thread needed)."""
         for inst in self.store.instances():
             if inst.pid is None or inst.start_ticks is None:
                 continue
-            state, code = await asyncio.to_thread(
-                self.runtime.state, ProcessRef(inst.pid, inst.start_ticks)
-            )
+            state, code = self.runtime.state(ProcessRef(inst.pid, inst.start_ticks))
             if state != "running":
                 self.store.update_instance(
                     inst.id, state="exited", exit_code=code, stopped_at=time.time()
@@ -798,6 +806,19 @@ def check_command(command: str, workdir: Path) -> None:
             raise UserError(f"app.command: {program} does not exist in the release ({workdir})")
     elif shutil.which(program) is None:
         raise UserError(f"app.command: {program!r} is not on PATH")
+
+
+def _why_not_routable(seen: dict[str, Any] | None) -> str:
+    if not seen:
+        return "not in the router's table"
+    parts = [str(seen.get("health"))]
+    if seen.get("state") != "ready":
+        parts.append(str(seen.get("state")))
+    if seen.get("ejected"):
+        parts.append("ejected")
+    if seen.get("last_check"):
+        parts.append(f"last check: {seen['last_check']}")
+    return ", ".join(parts)
 
 
 def _tail(path: Path, lines: int) -> str:
