@@ -49,7 +49,7 @@ class Runtime(Protocol):
         ...
 
     def stop(self, ref: ProcessRef, stop_signal: str, timeout: float) -> int | None:
-        """Signal the process group, wait up to ``timeout``, then SIGKILL; the exit code if known."""
+        """Signal the group, wait up to ``timeout``, then SIGKILL; the exit code if known."""
         ...
 
     def find(self, state_dir: Path) -> dict[str, ProcessRef]:
