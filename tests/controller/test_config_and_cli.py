@@ -169,3 +169,11 @@ def test_bad_deploy_input_changes_nothing(project):
     assert no_program.stderr.strip() == "error: app.command: 'no-such-program' is not on PATH"
     assert project.history() == []
     assert project.status()["instances"] == []
+
+
+def test_migrations_table_is_part_of_the_config_and_checked():
+    cfg = parse_config(VALID + "[migrations]\npostgres_version = 15\n")
+    assert cfg.migrations == {"postgres_version": 15}
+    with pytest.raises(UserError) as info:
+        parse_config(VALID + "[migrations]\npostgres_versoin = 15\n")
+    assert "did you mean 'postgres_version'" in str(info.value)

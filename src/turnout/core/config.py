@@ -189,6 +189,19 @@ class Config(StrictModel):
     router: RouterSettings = RouterSettings()
     controller: ControllerConfig = ControllerConfig()
     deploy: DeployConfig = DeployConfig()
+    migrations: dict[str, Any] = Field(default_factory=dict)  # docs/migrations.md
+
+    @field_validator("migrations")
+    @classmethod
+    def _migrations(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from turnout.core.migrations.rules import RULES_BY_ID
+        from turnout.core.migrations.settings import settings_from_table
+
+        try:
+            settings_from_table(v, "[migrations]", RULES_BY_ID)
+        except UserError as exc:
+            raise ValueError(exc.message.removeprefix("[migrations]: ")) from None
+        return v
 
     @model_validator(mode="after")
     def _ports(self) -> Config:
