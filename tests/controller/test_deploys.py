@@ -125,6 +125,14 @@ def test_deploying_the_live_digest_again_is_a_no_op(project):
     out = project.turnout("deploy", str(v1))
     assert out.returncode == 0 and "is already live (same digest)" in out.stdout
     assert len(project.history()) == 1
+    unknown = project.turnout("rollback", "r99")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().startswith("error: unknown release 'r99'; known releases: r1-")
+    only = project.turnout("rollback")
+    assert only.returncode == 2 and "nothing to go back to" in only.stderr
+    logs = project.turnout("logs", check=True).stdout
+    assert logs.count("== r1-") == 2  # both instances of the live release
+    assert "shop v1 listening on http://127.0.0.1:" in logs
 
 
 def test_a_second_deploy_while_one_runs_is_refused(project):
