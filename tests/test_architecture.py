@@ -6,6 +6,12 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[1] / "src" / "turnout" / "core"
+SRC = CORE.parent
+
+# Pure modules outside turnout.core (public SDK packages keep short import paths).
+PURE_OUTSIDE_CORE = [
+    "flags/model.py", "flags/ops.py", "flags/compile.py", "flags/evaluate.py", "flags/edit.py",
+]  # fmt: skip
 
 # Modules whose import means I/O (or an edge of the system) inside the pure core.
 FORBIDDEN = {
@@ -32,6 +38,17 @@ def test_core_imports_no_io_module():
         for name in imported_modules(path):
             if any(name == f or name.startswith(f + ".") for f in FORBIDDEN):
                 offenders.append(f"{path.relative_to(CORE.parent)}: imports {name}")
+    assert offenders == []
+
+
+def test_pure_modules_outside_core_import_no_io_module():
+    offenders = []
+    for name in PURE_OUTSIDE_CORE:
+        path = SRC / name
+        assert path.is_file(), f"{name} is listed as pure but does not exist"
+        for imported in imported_modules(path):
+            if any(imported == f or imported.startswith(f + ".") for f in FORBIDDEN):
+                offenders.append(f"{name}: imports {imported}")
     assert offenders == []
 
 
