@@ -16,7 +16,7 @@ import contextlib
 import hmac
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -69,6 +69,36 @@ class Response:
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
 
 
+class StreamResponse:
+    """A response whose body is produced over time (e.g. Server-Sent Events): written with
+    chunked transfer encoding as the iterator yields; the connection closes at its end."""
+
+    __slots__ = ("body", "content_type", "headers", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: AsyncIterator[bytes],
+        content_type: str = "text/event-stream",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers or {}
+
+    def encode_head(self) -> bytes:
+        lines = [
+            f"HTTP/1.1 {self.status} {_REASONS.get(self.status, 'Error')}",
+            f"Content-Type: {self.content_type}",
+            "Transfer-Encoding: chunked",
+            "Cache-Control: no-store",
+            "Connection: close",
+        ]
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
 def error(status: int, message: str) -> Response:
     return Response(status, {"error": message})
 
@@ -94,16 +124,19 @@ class Request:
         return data
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 
 
 @dataclass
 class Routes:
     table: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
+    public: set[Handler] = field(default_factory=set)  # mutations that need no token
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
+    def add(self, method: str, pattern: str, handler: Handler, *, public: bool = False) -> None:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern))
         self.table.append((method, re.compile(f"^{regex}$"), handler))
+        if public:
+            self.public.add(handler)
 
     def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], list[str]]:
         allowed: list[str] = []
@@ -164,6 +197,9 @@ class JsonServer:
                 body = await reader.readexactly(length) if length else b""
                 keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
                 response = await self.dispatch(method, target, headers, body)
+                if isinstance(response, StreamResponse):
+                    await self._stream(writer, response)
+                    return
                 writer.write(response.encode(keep))
                 await writer.drain()
                 if not keep:
@@ -175,9 +211,25 @@ class JsonServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def _stream(self, writer: asyncio.StreamWriter, response: StreamResponse) -> None:
+        writer.write(response.encode_head())
+        try:
+            async for chunk in response.body:
+                if chunk:
+                    writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except ConnectionError:
+            pass  # the client went away
+        finally:
+            aclose = getattr(response.body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     async def dispatch(
         self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> Response:
+    ) -> Response | StreamResponse:
         url = urlsplit(target)
         path = url.path.rstrip("/") or "/"
         handler, params, allowed = self.routes.match(method, path)
@@ -185,7 +237,8 @@ class JsonServer:
             if allowed:
                 return error(405, f"{path} accepts {', '.join(allowed)}")
             return error(404, f"no such endpoint {path!r}")
-        if method not in ("GET", "HEAD") and not self.authorized(headers):
+        public = handler in self.routes.public
+        if method not in ("GET", "HEAD") and not public and not self.authorized(headers):
             return Response(
                 401,
                 {"error": "a valid bearer token is required for changes"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -180,3 +182,24 @@ def test_drain_bad_input(router, recorder, body, error):
     r = router.admin("POST", "/v1/drain", json=body)
     assert r.status_code == 400
     assert error in r.json()["error"]
+
+
+def test_stats_give_per_pool_counters_that_survive_instance_removal(router, recorder_factory):
+    a, b = recorder_factory(), recorder_factory()
+    table = {
+        "pools": {"stable": {"instances": [a.address]}, "canary": {"instances": [b.address]}},
+        "weights": {"stable": 0, "canary": 100},
+    }
+    router.put_routes(table)
+    b.behaviour.status = 503
+    with httpx.Client() as c:
+        for _ in range(7):
+            c.get(router.url("/"))
+    router.put_routes({"pools": {"stable": {"instances": [a.address]}}, "weights": {"stable": 100}})
+    time.sleep(0.6)  # the retired instance is removed on the next tick
+    stats = router.admin("GET", "/v1/stats").json()
+    canary = stats["pools"]["canary"]
+    assert canary["codes"] == [0, 0, 0, 0, 7]
+    assert sum(canary["hist"]) == 7 and len(canary["hist"]) == len(stats["bounds"]) + 1
+    assert stats["pools"]["stable"]["codes"] == [0, 0, 0, 0, 0]
+    assert stats["generation"] == 2

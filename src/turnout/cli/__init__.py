@@ -35,9 +35,9 @@ def _root(
 
 
 def _register() -> None:
-    from turnout.cli import demo, deploy, inspect, lifecycle, migrate, router
+    from turnout.cli import demo, deploy, inspect, lifecycle, migrate, report, router, verify
 
-    for group in (lifecycle, deploy, inspect, router, demo, migrate):
+    for group in (lifecycle, deploy, inspect, report, verify, router, demo, migrate):
         group.register(app)
 
 

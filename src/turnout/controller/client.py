@@ -67,6 +67,9 @@ class ControllerClient:
     def deploy_detail(self, deploy_id: int) -> dict[str, Any]:
         return self.call("GET", f"/v1/deploys/{deploy_id}")
 
+    def timeline(self, deploy_id: int) -> dict[str, Any]:
+        return self.call("GET", f"/v1/deploys/{deploy_id}/timeline")
+
     def history(self, limit: int = 50) -> dict[str, Any]:
         return self.call("GET", "/v1/deploys", params={"limit": limit})
 

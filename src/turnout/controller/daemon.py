@@ -39,6 +39,7 @@ class ControllerAPI(JsonServer):
         routes.add("POST", "/v1/deploys", self.deploy)
         routes.add("GET", "/v1/deploys/{id}", self.deploy_detail)
         routes.add("GET", "/v1/deploys/{id}/events", self.events)
+        routes.add("GET", "/v1/deploys/{id}/timeline", self.timeline)
         routes.add("POST", "/v1/rollback", self.rollback)
         routes.add("POST", "/v1/promote", self.promote)
         routes.add("POST", "/v1/abort", self.abort)
@@ -95,6 +96,19 @@ class ControllerAPI(JsonServer):
         return Response(
             200,
             {"deploy": _deploy_view(d), "events": [e.__dict__ for e in entries]},
+        )
+
+    async def timeline(self, request: Request) -> Response:
+        """Everything a report needs: the deploy, its journal and the router samples."""
+        store = self.engine.store
+        d = store.deploy(_int(request.params["id"], "deploy id"))
+        return Response(
+            200,
+            {
+                "deploy": _deploy_view(d, with_plan=True),
+                "events": [e.__dict__ for e in store.journal_entries(d.id)],
+                "samples": [{"at": at, **data} for at, data in store.samples(d.id)],
+            },
         )
 
     async def rollback(self, request: Request) -> Response:

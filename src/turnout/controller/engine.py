@@ -64,6 +64,8 @@ from turnout.store import Store
 log = logging.getLogger("turnout.controller")
 
 POLL = 0.1  # seconds between checks while waiting for health, a pause, a watch
+SAMPLE_EVERY = 0.5  # seconds between timeline samples of the router's counters
+SAMPLE_TAIL = 2.0  # seconds sampled after a deploy ends
 
 
 class StepFailed(Exception):
@@ -228,6 +230,7 @@ class Engine:
     # --- driving a deploy -----------------------------------------------------------------
 
     async def drive(self, deploy_id: int) -> None:
+        sampler = asyncio.get_running_loop().create_task(self._sample(deploy_id))
         try:
             async with self.busy:
                 await self._drive(deploy_id)
@@ -235,6 +238,19 @@ class Engine:
             log.exception(
                 "deploy #%d: engine error; it resumes when the controller restarts", deploy_id
             )
+        finally:
+            await asyncio.sleep(SAMPLE_TAIL)  # the timeline shows the traffic settle
+            sampler.cancel()
+
+    async def _sample(self, deploy_id: int) -> None:
+        """Record the router's per-pool counters every SAMPLE_EVERY seconds: the deploy's
+        timeline for ``turnout report``."""
+        while True:
+            with contextlib.suppress(TurnoutError):
+                stats = await self.traffic.stats()
+                data = {"bounds": stats["bounds"], "pools": stats["pools"]}
+                self.store.add_sample(deploy_id, float(stats.get("time", time.time())), data)
+            await asyncio.sleep(SAMPLE_EVERY)
 
     async def _drive(self, deploy_id: int) -> None:
         while True:
@@ -326,6 +342,7 @@ class Engine:
                 d.id, status="succeeded", reason=reason, message=text, finished_at=now
             )
             self._prune()
+            self.store.prune_samples(keep_deploys=50)
         else:
             text = f"rolled back to {d.previous or 'nothing'}: {d.message}"
             self.store.update_deploy(d.id, status="rolled_back", message=text, finished_at=now)

@@ -28,6 +28,8 @@ class Traffic(Protocol):
 
     async def table(self) -> dict[str, Any]: ...
 
+    async def stats(self) -> dict[str, Any]: ...
+
 
 class RouterTraffic:
     """The built-in router, through its admin API."""
@@ -81,6 +83,10 @@ class RouterTraffic:
 
     async def table(self) -> dict[str, Any]:
         return await self._call("GET", "/v1/routes")
+
+    async def stats(self) -> dict[str, Any]:
+        """Per-pool counters (requests by class, latency histogram): timeline samples."""
+        return await self._call("GET", "/v1/stats")
 
     async def drain(self, addresses: list[str], timeout: float) -> dict[str, Any]:
         known = await self.instances()

@@ -36,6 +36,7 @@ class AdminAPI(JsonServer):
         routes.add("POST", "/v1/drain", self.post_drain)
         routes.add("POST", "/v1/undrain", self.post_undrain)
         routes.add("GET", "/v1/health", self.get_health)
+        routes.add("GET", "/v1/stats", self.get_stats)
         routes.add("GET", "/metrics", self.get_metrics)
         super().__init__(routes, router.settings.token)
 
@@ -77,6 +78,9 @@ class AdminAPI(JsonServer):
             "pid": os.getpid(),
         }
         return Response(503 if router.closing else 200, payload)
+
+    async def get_stats(self, request: Request) -> Response:
+        return Response(200, self.router.stats_view())
 
     async def get_metrics(self, request: Request) -> Response:
         return Response(

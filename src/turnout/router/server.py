@@ -26,7 +26,7 @@ from turnout.core.routes import RouteTableSpec, RouteTableUpdate, parse_address,
 from turnout.errors import ConflictError, SystemFault, UserError
 from turnout.router.downstream import CONNECTING, ClientConnection, Exchange
 from turnout.router.healthcheck import HealthChecker
-from turnout.router.instances import DRAIN, READY, Instance, Stats
+from turnout.router.instances import DRAIN, LATENCY_BOUNDS, READY, Instance, Stats
 from turnout.router.settings import RouterSettings
 from turnout.router.state import FORMAT, STATE_FILE, read_state, write_atomic
 from turnout.router.table import LivePool, LiveTable
@@ -331,6 +331,33 @@ class Router:
                 }
             )
         return {"generation": self.generation, "instances": out}
+
+    def stats_view(self) -> dict[str, Any]:
+        """Counters per pool (live instances plus retired ones), for timelines."""
+        pools: dict[str, Stats] = {}
+        in_flight: dict[str, int] = {}
+        for name, rest in self.remainders.items():
+            pools.setdefault(name, Stats()).merge(rest)
+        for inst in self.instances.values():
+            if inst.pool:
+                pools.setdefault(inst.pool, Stats()).merge(inst.stats)
+                in_flight[inst.pool] = in_flight.get(inst.pool, 0) + inst.in_flight
+        return {
+            "generation": self.generation,
+            "time": time.time(),
+            "bounds": list(LATENCY_BOUNDS),
+            "pools": {
+                name: {
+                    "codes": st.codes[1:],
+                    "hist": st.hist,
+                    "sum": st.dsum,
+                    "errors": st.errors,
+                    "retries": st.retries,
+                    "in_flight": in_flight.get(name, 0),
+                }
+                for name, st in pools.items()
+            },
+        }
 
     # --- persistence ----------------------------------------------------------------------
 

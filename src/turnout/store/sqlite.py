@@ -107,6 +107,15 @@ timers = sa.Table(
     sa.Column("deploy_id", sa.Integer),
 )
 
+samples = sa.Table(
+    "samples",
+    meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("deploy_id", sa.Integer, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),  # the router's /v1/stats "pools"
+)
+
 kv = sa.Table(
     "kv",
     meta,
@@ -343,6 +352,29 @@ class Store:
         with self._tx() as c:
             row = c.execute(sa.select(instances).where(instances.c.id == instance_id)).first()
         return None if row is None else _record(InstanceRecord, row)
+
+    # --- timeline samples -----------------------------------------------------------------
+
+    def add_sample(self, deploy_id: int, at: float, data: dict[str, Any]) -> None:
+        with self._tx() as c:
+            c.execute(samples.insert().values(deploy_id=deploy_id, at=at, data=data))
+
+    def samples(self, deploy_id: int) -> list[tuple[float, dict[str, Any]]]:
+        with self._tx() as c:
+            rows = c.execute(
+                sa.select(samples.c.at, samples.c.data)
+                .where(samples.c.deploy_id == deploy_id)
+                .order_by(samples.c.at)
+            ).all()
+        return [(float(r[0]), dict(r[1])) for r in rows]
+
+    def prune_samples(self, keep_deploys: int) -> None:
+        with self._tx() as c:
+            newest = c.execute(
+                sa.select(deploys.c.id).order_by(deploys.c.id.desc()).limit(keep_deploys)
+            ).all()
+            if len(newest) == keep_deploys:
+                c.execute(samples.delete().where(samples.c.deploy_id < newest[-1][0]))
 
     # --- timers ---------------------------------------------------------------------------
 
