@@ -35,9 +35,11 @@ def _root(
 
 
 def _register() -> None:
-    from turnout.cli import demo, deploy, inspect, lifecycle, migrate, report, router, verify
+    from turnout.cli import (
+        demo, deploy, flags, inspect, lifecycle, migrate, report, router, verify,
+    )  # fmt: skip
 
-    for group in (lifecycle, deploy, inspect, report, verify, router, demo, migrate):
+    for group in (lifecycle, deploy, inspect, report, verify, router, demo, migrate, flags):
         group.register(app)
 
 

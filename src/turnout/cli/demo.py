@@ -1,8 +1,9 @@
-"""``turnout demo``: the switch tour under load (what ``make demo`` runs)."""
+"""``turnout demo``: every strategy under one continuous load (what ``make demo`` runs)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -14,36 +15,41 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    before: float = typer.Option(4.0, "--before", help="Seconds of load before the switch."),
-    after: float = typer.Option(4.0, "--after", help="Seconds of load after the switch."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as a JSON list."),
+    report_dir: Path = typer.Option(
+        Path("turnout-demo"), "--report-dir", help="Where the report (PNG + HTML) goes."
+    ),
+    pause: float = typer.Option(1.5, "--pause", help="Seconds of load between scenarios."),
 ) -> None:
-    """Run the router in front of two releases of the example shop and switch all
-    traffic from v1 to v2 under load; print requests served and failed."""
-    from turnout.demo.tour import run_tour
+    """Start a router and a controller in a temporary project, put load on them and run
+    recreate, rolling, blue/green with a rollback, and a bad release being caught.
+    Exit 0 when recreate failed requests and every other strategy failed none."""
+    from turnout.demo.tour import run_demo
+    from turnout.report.load import load_timeline
+    from turnout.report.render import write_report
 
-    console = Console(stderr=json_out)
-    console.print("[bold]turnout demo[/]: switching v1 -> v2 under load, on loopback\n")
-    result = run_tour(before, after, say=lambda line: console.print(line, highlight=False))
+    console = Console(stderr=json_out, highlight=False)
+    console.print("[bold]turnout demo[/]: every strategy under one continuous load, on loopback\n")
+    run = run_demo(say=console.print, pause=pause)
+    rows = run.results()
+    timeline = load_timeline(run.report, "turnout demo: every strategy under one load", run.marks)
+    png, html = write_report(timeline, report_dir, "demo")
     if json_out:
-        typer.echo(json.dumps([result.to_dict()], indent=2))
+        typer.echo(json.dumps(rows, indent=2))
     else:
-        report = result.report
-        data = result.to_dict()
-        table = Table(title="what the clients saw")
-        for col in ("strategy", "requests", "failed", "p99 ms", "served by", "verdict"):
-            table.add_column(col)
-        served = ", ".join(f"{r} {n}" for r, n in sorted(data["ok_by_release"].items()))
-        verdict = "[green]0 failed[/]" if report.failed == 0 else f"[red]{report.failed} failed[/]"
-        table.add_row(
-            "switch (weights 0 -> 100, drain)",
-            str(report.sent),
-            str(report.failed),
-            f"{data['p99_ms']:.1f}" if data["p99_ms"] is not None else "-",
-            served,
-            verdict,
-        )
+        table = Table(title="what the clients saw, per strategy")
+        for col in ("strategy", "requests", "failed", "p99 ms", "moved in", "verdict"):
+            table.add_column(col, no_wrap=col != "verdict")
+        for r in rows:
+            when = (
+                f"{r['rollback_ms']:.0f} ms" if r["rollback_ms"] is not None
+                else (f"{r['switch_s']:.1f} s" if r["switch_s"] is not None else "-")
+            )  # fmt: skip
+            failed = f"[red]{r['failed']}[/]" if r["failed"] else "[green]0[/]"
+            p99 = f"{r['p99_ms']:.1f}" if r["p99_ms"] is not None else "-"
+            table.add_row(r["strategy"], str(r["requests"]), failed, p99, when, r["verdict"])
         console.print()
         console.print(table)
-        console.print(report.text(), highlight=False)
-    raise typer.Exit(0 if result.report.failed == 0 else 1)
+        console.print(run.report.text())
+    console.print(f"report: {html}\n        {png}")
+    raise typer.Exit(0 if run.claims_hold() else 1)

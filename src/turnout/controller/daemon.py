@@ -45,6 +45,7 @@ class ControllerAPI(JsonServer):
         routes.add("POST", "/v1/abort", self.abort)
         routes.add("GET", "/v1/logs", self.logs)
         routes.add("POST", "/v1/down", self.down)
+        controller.flags.mount(routes)  # the flag service: OFREP, stream, /v1/flags
         super().__init__(routes, token)
 
     @property
@@ -174,6 +175,11 @@ class Controller:
             paths.root,
         )
         self.stop = asyncio.Event()
+        from turnout.flags.service import FlagService
+
+        self.flags = FlagService.open(
+            config.flags.database, config.flags.read_token, paths.state_dir, paths.root, self.token
+        )
 
     async def status(self) -> dict[str, Any]:
         engine = self.engine
@@ -265,6 +271,7 @@ class Controller:
         if engine.task is not None and not engine.task.done():
             engine.task.cancel()  # the deploy resumes from its journal next time
         await self.traffic.close()
+        await self.flags.close()
         engine.store.close()
 
     async def _tick(self) -> None:

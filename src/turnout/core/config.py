@@ -170,6 +170,24 @@ class BlueGreenConfig(StrictModel):
         return v.lower()
 
 
+class FlagsConfig(StrictModel):
+    """The flag service in the controller (docs/flags.md)."""
+
+    database: str | None = None  # default: sqlite:///<state_dir>/flags.db
+    read_token: str | None = Field(default=None, repr=False)  # required to read, when set
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(
+            ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
+        ):
+            raise ValueError(
+                f"{v!r} is not a database URL; use 'sqlite:///PATH' or 'postgresql://USER@HOST/DB'"
+            )
+        return v
+
+
 class DeployConfig(StrictModel):
     strategy: Literal["recreate", "rolling", "bluegreen"] = "bluegreen"
     timeout: Duration = 60.0  # new instances must be healthy within this
@@ -190,6 +208,7 @@ class Config(StrictModel):
     controller: ControllerConfig = ControllerConfig()
     deploy: DeployConfig = DeployConfig()
     migrations: dict[str, Any] = Field(default_factory=dict)  # docs/migrations.md
+    flags: FlagsConfig = FlagsConfig()  # docs/flags.md
 
     @field_validator("migrations")
     @classmethod

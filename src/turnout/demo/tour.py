@@ -1,218 +1,277 @@
-"""The switch tour (``turnout demo``): the router in front of two releases of the
-example shop, under a realistic load, moving all traffic from v1 to v2.
+"""The demo (``turnout demo``, what ``make demo`` runs): every strategy, one after
+another, under one continuous load, with the bundled example shop.
 
-Steps: start the router and two instances of each release on free loopback
-ports, route everything to v1, put load on the router, switch the weights to v2
-(acknowledged with the table's generation), drain v1, keep the load a little
-longer, stop everything, and report what the clients saw. Every process started
-is stopped by PID, also on Ctrl-C.
+In a temporary project it starts the router and the controller, deploys v1, puts
+a realistic load on the router (keep-alive and new-connection clients, POSTs,
+slow requests, a long stream, WebSocket sessions) and then runs:
+
+1. ``recreate`` to v2 — stop then start: the failures every naive deploy has;
+2. ``rolling`` back to v1;
+3. ``bluegreen`` to v2, then ``turnout rollback`` inside the warm window;
+4. ``bluegreen`` to v3-bad, a release that answers 500 to the smoke check: caught
+   and rolled back automatically.
+
+Each scenario is judged from what the load's clients saw in its own time window;
+the whole run is drawn as one timeline (report PNG + HTML). Every process is
+stopped at the end, also on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from turnout.controller.client import ControllerClient
+from turnout.controller.paths import Paths, ensure_token, load_config_file, read_token
 from turnout.errors import SystemFault
 from turnout.harness import LoadRunner, LoadSpec
+from turnout.harness.accounting import Outcome, summarize
 from turnout.harness.report import Report
 from turnout.harness.spec import Mix
-from turnout.router.client import RouterAdmin
+from turnout.report.timeline import Marker, markers
 
-CHECKS = {"path": "/healthz", "interval": "250ms", "timeout": "1s", "rise": 2, "fall": 2}
+EXAMPLE = """
+[app]
+name = "shop"
+command = "{python} app.py --port {{port}} --drain-ms 300"
+instances = 2
+stop_timeout = "5s"
+
+[health]
+path = "/healthz"
+interval = "100ms"
+timeout = "1s"
+rise = 2
+fall = 2
+
+[router]
+listen = "{listen}"
+admin = "{admin}"
+
+[controller]
+api = "{api}"
+
+[deploy]
+strategy = "bluegreen"
+timeout = "20s"
+drain_timeout = "10s"
+keep_warm = "2m"
+watch = "1s"
+
+[deploy.smoke]
+checks = [ {{ path = "/", expect = "200" }} ]
+timeout = "5s"
+"""
 
 
 def free_port() -> int:
+    import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def find_examples() -> Path | None:
-    """``examples/shop`` of a source checkout (cwd or next to the package), if any."""
+def find_examples() -> Path:
+    """``examples/shop`` of a source checkout (cwd or next to the package)."""
     here = Path(__file__).resolve()
     for base in (Path.cwd(), *here.parents):
         candidate = base / "examples" / "shop"
         if (candidate / "v1" / "app.py").is_file():
             return candidate
-    return None
+    raise SystemFault("examples/shop not found: run the demo from a turnout checkout")
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    address: str
-    log: Path
+class Scenario:
+    strategy: str  # what the table shows
+    to: str  # the version its traffic should move to (the X-Release label)
+    started: float  # seconds since the load started
+    ended: float
+    deploy: dict[str, Any]
+    outcomes: list[Outcome]
+    rollback_ms: float | None = None
 
-    def stop(self, grace: float = 5.0) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-
-
-@dataclass
-class Stack:
-    """Everything the tour started, to stop it all whatever happens."""
-
-    workdir: Path
-    processes: list[Process] = field(default_factory=list)
-
-    def spawn(self, name: str, argv: list[str], address: str, cwd: Path | None = None) -> Process:
-        log = self.workdir / f"{name}.log"
-        with open(log, "wb") as out:
-            popen = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                start_new_session=True,
-            )  # fmt: skip
-        proc = Process(name, popen, address, log)
-        self.processes.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.processes):
-            proc.stop()
-
-
-def wait_http(proc: Process, path: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.popen.poll() is not None:
-            tail = proc.log.read_text(errors="replace")[-2000:]
-            raise SystemFault(f"{proc.name} exited with {proc.popen.returncode}:\n{tail}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://{proc.address}{path}", timeout=1).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise SystemFault(f"{proc.name} did not answer {path} within {timeout:g}s")
-        time.sleep(0.05)
-
-
-@dataclass
-class TourResult:
-    report: Report
-    events: list[tuple[float, str]]
-    switch_generation: int
-    drain: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
+    def result(self) -> dict[str, Any]:
+        s = summarize(self.outcomes, duration=max(0.001, self.ended - self.started))
+        p99 = s.latency.p99 if s.latency else None
+        status = self.deploy.get("status")
+        verdict = {
+            "succeeded": "live" if self.deploy.get("strategy") != "rollback" else "rolled back",
+            "rolled_back": f"rolled back ({self.deploy.get('reason')})",
+        }.get(str(status), str(status))
+        # The switch: the first response served by the release the scenario moves to.
+        arrived = [o.end for o in self.outcomes if o.ok and o.release == self.to]
+        switch = round(min(arrived) - self.started, 2) if arrived else None
         return {
-            "strategy": "switch",
-            "requests": self.report.sent,
-            "failed": self.report.failed,
-            "failed_by_kind": self.report.failed_by_kind,
-            "p99_ms": self.report.to_dict()["latency_ms"].get("p99"),
-            "ok_by_release": self.report.summary.ok_by_release,
-            "verdict": "ok" if self.report.failed == 0 else "failed",
-            "events": [{"at_s": round(t, 3), "event": e} for t, e in self.events],
-            "drain": self.drain,
+            "strategy": self.strategy,
+            "requests": s.sent,
+            "failed": s.failed,
+            "failed_by_kind": s.failed_by_kind,
+            "p99_ms": round(p99, 2) if p99 is not None else None,
+            "switch_s": switch if self.rollback_ms is None else None,
+            "rollback_ms": None if self.rollback_ms is None else round(self.rollback_ms, 1),
+            "longest_gap_ms": round(s.longest_gap.seconds * 1000)
+            if s.longest_gap is not None
+            else None,
+            "verdict": verdict,
+            "deploy": self.deploy.get("id"),
+            "message": self.deploy.get("message"),
         }
 
 
+@dataclass
+class DemoRun:
+    scenarios: list[Scenario]
+    report: Report
+    marks: list[Marker]
+
+    def results(self) -> list[dict[str, Any]]:
+        return [s.result() for s in self.scenarios]
+
+    def claims_hold(self) -> bool:
+        """Recreate fails requests; every other strategy fails none."""
+        rows = self.results()
+        return all((r["failed"] > 0) == (r["strategy"] == "recreate") for r in rows)
+
+
 @contextlib.contextmanager
-def started_stack() -> Iterator[Stack]:
+def project() -> Iterator[tuple[Paths, str]]:
+    """A temporary project with the router and controller running; all stopped after."""
+    from turnout.cli.lifecycle import start_controller, start_router
+    from turnout.controller import procs
+
     with tempfile.TemporaryDirectory(prefix="turnout-demo-") as tmp:
-        stack = Stack(Path(tmp))
+        root = Path(tmp)
+        listen = f"127.0.0.1:{free_port()}"
+        config = root / "turnout.toml"
+        config.write_text(
+            EXAMPLE.format(
+                python=sys.executable, listen=listen, admin=f"127.0.0.1:{free_port()}",
+                api=f"127.0.0.1:{free_port()}",
+            )
+        )  # fmt: skip
+        cfg = load_config_file(config)
+        paths = Paths.of(config, cfg)
+        ensure_token(paths)
         previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
-            yield stack
+            start_router(cfg, paths)
+            start_controller(cfg, paths)
+            yield paths, listen
         finally:
-            stack.stop_all()
+            with contextlib.suppress(Exception), _client(paths) as api:
+                api.down()
+            for name in ("controller", "router"):
+                with contextlib.suppress(Exception):
+                    procs.stop(name, paths.run, timeout=10)
+            _kill_marked(paths.state_dir)
             signal.signal(signal.SIGTERM, previous)
 
 
-def app_argv(examples: Path | None, release: str, port: int) -> tuple[list[str], Path | None]:
-    if examples is not None:
-        return [sys.executable, "app.py", "--port", str(port)], examples / release
-    return [
-        sys.executable,
-        "-m",
-        "turnout.demo.app",
-        "--port",
-        str(port),
-        "--release",
-        release,
-    ], None
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
-def run_tour(
-    duration_before: float = 4.0,
-    duration_after: float = 4.0,
-    say: Callable[[str], None] = print,
-) -> TourResult:
+def _client(paths: Paths) -> ControllerClient:
+    cfg = load_config_file(paths.config)
+    return ControllerClient(cfg.controller.api, read_token(paths))
+
+
+def _kill_marked(state_dir: Path) -> None:
+    """Anything still running with this project's marker (a safety net)."""
+    import os
+
+    marker = f"TURNOUT_STATE_DIR={state_dir}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    os.killpg(int(entry.name), signal.SIGKILL)
+
+
+def wait_done(api: ControllerClient, deploy_id: int, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        d = api.deploy_detail(deploy_id)
+        if d["status"] not in ("running", "paused", "rolling_back"):
+            return d
+        time.sleep(0.1)
+    raise SystemFault(f"deploy #{deploy_id} did not finish within {timeout:g}s")
+
+
+def run_demo(say: Callable[[str], None] = print, pause: float = 1.5) -> DemoRun:
     examples = find_examples()
-    with started_stack() as stack:
-        t0 = time.monotonic()
-        events: list[tuple[float, str]] = []
+    with tempfile.TemporaryDirectory(prefix="turnout-demo-builds-") as builds:
+        bad = Path(builds) / "v3-bad"
+        shutil.copytree(examples / "v3-bad", bad)
+        (bad / "release.toml").write_text(
+            'name = "shop"\nversion = "v3-bad"\nerror_rate = 1.0\n'
+        )  # answers 500: the smoke check catches it
+        with project() as (paths, listen):
+            return _scenarios(paths, listen, examples, bad, say, pause)
 
-        def event(text: str) -> None:
-            at = time.monotonic() - t0
-            events.append((at, text))
-            say(f"{at:6.2f}s  {text}")
 
-        listen, admin_addr = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-        router = stack.spawn(
-            "router",
-            [sys.executable, "-m", "turnout", "router", "--listen", listen, "--admin", admin_addr,
-             "--state-dir", str(stack.workdir / "router")],
-            admin_addr,
-        )  # fmt: skip
-        pools: dict[str, list[str]] = {}
-        for release in ("v1", "v2"):
-            for i in range(2):
-                port = free_port()
-                argv, cwd = app_argv(examples, release, port)
-                stack.spawn(f"{release}-{i}", argv, f"127.0.0.1:{port}", cwd=cwd)
-                pools.setdefault(release, []).append(f"127.0.0.1:{port}")
-        wait_http(router, "/v1/health")
-        for proc in stack.processes[1:]:
-            wait_http(proc, "/healthz")
-        event(f"router on {listen}; v1 on {', '.join(pools['v1'])}; v2 on {', '.join(pools['v2'])}")
+def _scenarios(
+    paths: Paths, listen: str, examples: Path, bad: Path, say: Callable[[str], None], pause: float
+) -> DemoRun:
+    t_load = 0.0
+    marks: list[Marker] = []
+    scenarios: list[Scenario] = []
+    with _client(paths) as api:
+        first = api.deploy(str(examples / "v1"), "bluegreen", False)["deploy"]
+        wait_done(api, first["id"])
+        say(f"deployed v1 ({first['release']}); starting the load on {listen}")
+        spec = LoadSpec(port=int(listen.rsplit(":", 1)[1]), duration_s=600, mix=Mix.realistic())
+        load = LoadRunner(spec).start()
+        try:
+            load.wait_for_ok(50, timeout=30)
+            t_load = time.time() - load.progress().elapsed_s
 
-        def table(w1: int, w2: int) -> dict[str, Any]:
-            return {
-                "pools": {r: {"instances": a, "health": CHECKS} for r, a in pools.items()},
-                "weights": {"v1": w1, "v2": w2},
-            }
+            def now() -> float:
+                return time.time() - t_load
 
-        with RouterAdmin(admin_addr) as admin:
-            g = admin.put_routes(table(100, 0), wait_healthy="10s")
-            event(f"route table generation {g}: v1=100 v2=0 (all instances healthy)")
-            spec = LoadSpec(
-                port=int(listen.rsplit(":", 1)[1]),
-                duration_s=duration_before + duration_after + 60,
-                mix=Mix.realistic(),
-            )
-            load = LoadRunner(spec).start()
-            try:
-                load.wait_for_ok(50, timeout=20)
-                event("load started: keep-alive, new-connection, POST, slow, stream, WebSocket")
-                time.sleep(duration_before)
-                g = admin.put_routes(table(0, 100))
-                event(f"switch acknowledged: generation {g} is live, v1=0 v2=100")
-                drain = admin.drain(pool="v1", timeout="30s")
-                event(
-                    f"v1 drained in {drain['waited_ms']:.0f} ms "
-                    f"({'nothing left in flight' if drain['drained'] else 'deadline passed'})"
-                )
-                time.sleep(duration_after)
-            finally:
-                report = load.stop()
-            event(f"load stopped: {report.sent} requests, {report.failed} failed")
-        return TourResult(report, events, g, drain)
+            def deploy(strategy: str, folder: Path, label: str, to: str) -> None:
+                time.sleep(pause)
+                start = now()
+                say(f"{start:6.1f}s  {label}")
+                answer = api.deploy(str(folder), strategy, True)
+                d = wait_done(api, answer["deploy"]["id"])
+                marks.extend(markers(api.timeline(d["id"])["events"], t_load))
+                scenarios.append(Scenario(label, to, start, now(), d, []))
+                say(f"{now():6.1f}s  -> {d['status']}: {d.get('message') or ''}")
+
+            deploy("recreate", examples / "v2", "recreate", "v2")
+            deploy("rolling", examples / "v1", "rolling", "v1")
+            deploy("bluegreen", examples / "v2", "bluegreen", "v2")
+            time.sleep(pause)
+            start = now()
+            say(f"{start:6.1f}s  rollback inside the warm window")
+            answer = api.rollback(None)
+            d = wait_done(api, answer["deploy"]["id"])
+            marks.extend(markers(api.timeline(d["id"])["events"], t_load))
+            scenarios.append(Scenario("bluegreen rollback", "v1", start, now(), d, []))
+            say(f"{now():6.1f}s  -> {d['status']}: {d.get('message') or ''}")
+            deploy("bluegreen", bad, "bluegreen, bad release", "v3-bad")
+            time.sleep(pause)
+        finally:
+            report = load.stop()
+    for s in scenarios:
+        s.outcomes = [o for o in report.outcomes if s.started <= o.end < s.ended]
+        if s.strategy == "bluegreen rollback":
+            back = [o.end for o in s.outcomes if o.ok and o.release == s.to]
+            s.rollback_ms = (min(back) - s.started) * 1000 if back else None
+    # On the plot: where each scenario starts, its failures and outcomes (not every step).
+    marks = [m for m in marks if m.kind in ("fail", "done")]
+    marks += [Marker(s.started, s.strategy, "info") for s in scenarios]
+    marks.sort(key=lambda m: m.at)
+    return DemoRun(scenarios, report, marks)

@@ -44,4 +44,5 @@ def load_timeline(
         report.started_at.timestamp(),
         marks,
         [*extra, *load_summary(report)],
+        until=report.duration_s,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from turnout.report.timeline import Timeline
 
 COLORS = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d69e2e", "#319795", "#e53e3e"]
+MAX_LABELS = 14
 MARKER_COLORS = {
     "switch": "#2f855a",
     "fail": "#c53030",
@@ -57,15 +58,22 @@ def render_png(timeline: Timeline) -> bytes:
     ax_p99.set_xlabel("seconds")
     ax_p99.set_ylim(bottom=0)
     top = ax_rate.get_ylim()[1]
-    for i, m in enumerate(timeline.markers):
+    # Too many labels make none readable: beyond MAX_LABELS, only the outcomes and
+    # failures are labelled; every marker still gets its line.
+    crowded = len(timeline.markers) > MAX_LABELS
+    labelled = 0
+    for m in timeline.markers:
         color = MARKER_COLORS.get(m.kind, "#718096")
         for ax in (ax_rate, ax_fail, ax_p99):
-            ax.axvline(m.at, color=color, linestyle="--", linewidth=0.8, alpha=0.8)
+            ax.axvline(m.at, color=color, linestyle="--", linewidth=0.8, alpha=0.6)
+        if crowded and m.kind in ("step", "switch"):
+            continue
         label = m.label if len(m.label) <= 40 else m.label[:37] + "..."
         ax_rate.text(
-            m.at, top * (0.97 - 0.07 * (i % 6)), f" {label}", fontsize=7, color=color,
+            m.at, top * (0.97 - 0.07 * (labelled % 6)), f" {label}", fontsize=7, color=color,
             va="top", ha="left",
         )  # fmt: skip
+        labelled += 1
     for ax in (ax_rate, ax_fail, ax_p99):
         ax.grid(alpha=0.25)
     fig.tight_layout()

@@ -142,8 +142,12 @@ def from_load(
     started_at: float,
     marks: Sequence[Marker] = (),
     summary: Sequence[tuple[str, str]] = (),
+    until: float | None = None,
 ) -> Timeline:
-    """Buckets of the clients' outcomes (``turnout.harness`` ``Outcome``s) by end time."""
+    """Buckets of the clients' outcomes (``turnout.harness`` ``Outcome``s) by end time;
+    outcomes ending after ``until`` (the load window) are left out of the plot."""
+    if until is not None:
+        outcomes = [o for o in outcomes if o.end <= until]
     if not outcomes:
         return Timeline(title, started_at, "clients", (), tuple(marks), tuple(summary))
     end = max(o.end for o in outcomes)

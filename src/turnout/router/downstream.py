@@ -139,7 +139,7 @@ class Exchange:
         conn = inst.take_idle()
         if conn is None:
             self.phase = CONNECTING
-            self.sent_at = self.client.router.clock
+            self.sent_at = self.client.router.loop.time()  # precise: timeouts must not fire early
             self.client.router.connect(self, inst)
         else:
             self.connected(conn)
@@ -149,7 +149,7 @@ class Exchange:
         self.conn = conn
         conn.bind(self)
         self.phase = SENT
-        self.sent_at = self.client.router.clock
+        self.sent_at = self.client.router.loop.time()  # precise: timeouts must not fire early
         if self.attempts > 1 and self.log is not None:
             data = [self.req.head, *self.log]
         else:
