@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from turnout.flags import ops
-from turnout.flags.model import DefinitionError, flag_path
+from turnout.flags.model import DefinitionError, child_path
 from turnout.flags.ops import EvalAbort, SplitVariant
 
 __all__ = ["OPERATORS", "Compiled", "Scope", "compile_rule"]
@@ -69,7 +69,7 @@ def compile_rule(rule: Any, scope: Scope, path: str) -> Compiled:
             raise scope.error(path, _unknown(op))
         if not isinstance(args, list):
             args = [args]
-        return builder(args, scope, flag_path(path, op) if path else op)
+        return builder(args, scope, child_path(path, op))
     if isinstance(rule, list):
         items = [compile_rule(v, scope, f"{path}[{i}]") for i, v in enumerate(rule)]
         if all(c.const for c in items):

@@ -37,6 +37,7 @@ from turnout.flags.compile import Scope, compile_rule, split_name
 from turnout.flags.model import (
     FlagDefinition,
     FlagDocument,
+    child_path,
     flag_path,
     parse_document,
     resolve_refs,
@@ -353,7 +354,7 @@ def _result_literals(node: Any, path: str) -> list[tuple[Any, str]]:
         return []
     op, args = next(iter(node.items()))
     args = args if isinstance(args, list) else [args]
-    here = flag_path(path, op)
+    here = child_path(path, op)
     found: list[tuple[Any, str]] = []
     if op in ("if", "?:"):
         for i, arg in enumerate(args):

@@ -33,6 +33,7 @@ __all__ = [
     "DefinitionError",
     "FlagDefinition",
     "FlagDocument",
+    "child_path",
     "flag_path",
     "parse_document",
     "resolve_refs",
@@ -62,6 +63,13 @@ def flag_path(*parts: str | int) -> str:
         else:
             out += f"[{json.dumps(part)}]"
     return out
+
+
+def child_path(path: str, key: str) -> str:
+    """``path`` (already formatted) with ``key`` appended."""
+    if not path:
+        return flag_path(key)
+    return f"{path}.{key}" if _PLAIN_KEY.match(key) else f"{path}[{json.dumps(key)}]"
 
 
 def kind_of(value: Any) -> str | None:
