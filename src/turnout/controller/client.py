@@ -6,7 +6,8 @@ from typing import Any
 
 import httpx
 
-from turnout.errors import ConflictError, SystemFault, UserError
+from turnout.errors import SystemFault
+from turnout.httpclient import answer
 
 
 class ControllerClient:
@@ -33,18 +34,7 @@ class ControllerClient:
             ) from None
         except httpx.HTTPError as exc:
             raise SystemFault(f"controller {self.api}: {exc}") from None
-        try:
-            data = response.json()
-        except ValueError:
-            data = {"error": response.text.strip()}
-        if response.status_code < 300:
-            return dict(data)
-        text = str(data.get("error", response.reason_phrase))
-        if response.status_code == 400:
-            raise UserError(text)
-        if response.status_code == 409:
-            raise ConflictError(text)
-        raise SystemFault(f"controller: {text}")
+        return answer(response, "")
 
     def status(self) -> dict[str, Any]:
         return self.call("GET", "/v1/status")

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from turnout.errors import ConflictError, SystemFault, UserError
+from turnout.errors import SystemFault
+from turnout.httpclient import answer
 
 
 class Traffic(Protocol):
@@ -57,18 +58,7 @@ class RouterTraffic:
                     raise SystemFault(f"router admin {self.admin} unreachable: {exc}") from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
-        try:
-            data = response.json()
-        except ValueError:
-            data = {"error": response.text.strip()}
-        if response.status_code == 200:
-            return dict(data)
-        message = f"router: {data.get('error', response.reason_phrase)}"
-        if response.status_code == 400:
-            raise UserError(message)
-        if response.status_code == 409:
-            raise ConflictError(message)
-        raise SystemFault(message)
+        return answer(response, "router")
 
     async def apply(self, table: dict[str, Any]) -> int:
         generation = int((await self._call("PUT", "/v1/routes", json=table))["generation"])

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 
-from turnout.errors import ConflictError, SystemFault, UserError
+from turnout.errors import SystemFault
+from turnout.httpclient import answer
 
 
 class RouterAdmin:
@@ -33,18 +34,7 @@ class RouterAdmin:
             response = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
             raise SystemFault(f"router admin {self.address}: {exc}") from None
-        try:
-            data = response.json()
-        except ValueError:
-            data = {"error": response.text.strip()}
-        if response.status_code == 200:
-            return dict(data)
-        message = f"router admin {self.address}: {data.get('error', response.reason_phrase)}"
-        if response.status_code == 400:
-            raise UserError(message)
-        if response.status_code == 409:
-            raise ConflictError(message)
-        raise SystemFault(message)
+        return answer(response, f"router admin {self.address}")
 
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/v1/health")
