@@ -15,10 +15,12 @@ process open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
+import socket
 import threading
 import weakref
 from pathlib import Path
@@ -59,6 +61,7 @@ class SyncClient:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
+        self._socket: socket.socket | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -70,12 +73,10 @@ class SyncClient:
 
     def stop(self) -> None:
         self._stop.set()
-        http = self._http
-        if http is not None:
-            try:
-                http.close()  # unblocks a read in progress
-            except Exception:
-                log.debug("closing the flag stream", exc_info=True)
+        sock = self._socket
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread out of a blocking read
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
@@ -88,6 +89,7 @@ class SyncClient:
         if self._stop.is_set() or self._thread is None:
             return
         self._http = None  # the parent's connection is the parent's
+        self._socket = None
         self.connected = threading.Event()
         self._stop = threading.Event()
         flags = self._flags()
@@ -173,6 +175,10 @@ class SyncClient:
             self._http = http
             with http.stream("GET", f"{self.url}/v1/flagset/stream") as response:
                 response.raise_for_status()
+                stream = response.extensions.get("network_stream")
+                self._socket = stream.get_extra_info("socket") if stream is not None else None
+                if self._stop.is_set():
+                    return False
                 event, data = "message", ""
                 for line in response.iter_lines():
                     if self._stop.is_set():
