@@ -85,3 +85,6 @@ def call(p: Project, method: str, path: str, headers: dict[str, str] | None = No
 
     all_headers = {"Authorization": f"Bearer {token(p)}", **(headers or {})}
     return httpx.request(method, f"{api_url(p)}{path}", headers=all_headers, timeout=30, **kw)
+
+
+from support.postgres import database, postgres_server  # noqa: E402, F401 - fixtures

@@ -1,5 +1,7 @@
 """A throwaway PostgreSQL server for tests: initdb into a temporary directory, start on
-a free loopback port with its socket in that directory, stop by PID.
+a free loopback port with its socket in that directory, stop by PID. The fixtures
+``postgres_server`` (one per session) and ``database`` (a fresh one per test) are
+shared by tests/migrations and tests/flags (import them into a conftest).
 
 initdb and postgres refuse to run as root; as root the server runs as the
 ``postgres`` user (or ``nobody``) through ``setpriv``, which execs in place so the
@@ -15,10 +17,14 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import pytest
+
+from support.system import free_port, require_program
 
 
 @dataclass
@@ -132,3 +138,26 @@ def _wait_ready(server: PostgresServer, timeout: float = 30.0) -> None:
                 server.stop()
                 raise
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; each test works in its own database."""
+    require_program("initdb")
+    server = start_server(require_program("postgres"), free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database; its name."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    with postgres_server.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with postgres_server.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
