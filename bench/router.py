@@ -561,6 +561,49 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"warning: {errors} failed requests in the max pass (see --json errors_by_kind)")
 
 
+def print_markdown(report: dict[str, Any]) -> None:
+    """The same figures as Markdown tables, for docs/performance.md."""
+    s, m = report["settings"], report["machine"]
+    dates = report.get("dates") or [report["date"]]
+    print(
+        f"Measured {', '.join(dates)} on {m['cpus']} CPUs ({m['cpu_model']}, Linux "
+        f"{m['kernel']}, Python {m['python']}; {m['nginx']}; {m['haproxy']}; {m['wrk']}). "
+        f"wrk -t{s['threads']} -c{s['connections']} -d{s['duration_s']:g}s, median of "
+        f"{s['reps']} runs per target; {s['pinning']}."
+    )
+    print()
+    print("| target | req/s | p50 ms | p99 ms | CPU µs/req | vs direct | vs nginx |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, e in report["targets"].items():
+        if not e["available"]:
+            print(f"| {name} | not available: {str(e['reason']).splitlines()[0]} ||||||")
+            continue
+        x = e["max"]
+        print(
+            f"| {name} | {_f(x['rps'], ',.0f')} | {_f(x['p50_ms'], '.2f')} | "
+            f"{_f(x['p99_ms'], '.2f')} | {_f(x['cpu_us_per_request'], '.1f')} | "
+            f"{_f(x['rps_vs_direct'], '.2f')}x | {_f(x['rps_vs_nginx'], '.2f')}x |"
+        )
+    fr = report["fixed_rate"]
+    if fr and fr["rps"]:
+        print()
+        print(f"Fixed rate {fr['rps']:,.0f} req/s ({fr['basis']}):")
+        print()
+        print("| target | req/s | p50 ms | p99 ms | CPU µs/req | added p50 ms | added p99 ms |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        direct = report["targets"].get("direct", {}).get("fixed", {})
+        for name, e in report["targets"].items():
+            if not e["available"] or "fixed" not in e:
+                continue
+            x = e["fixed"]
+            added_p50 = x["p50_ms"] - direct["p50_ms"] if direct else None
+            print(
+                f"| {name} | {_f(x['rps'], ',.0f')} | {_f(x['p50_ms'], '.2f')} | "
+                f"{_f(x['p99_ms'], '.2f')} | {_f(x['cpu_us_per_request'], '.1f')} | "
+                f"{_f(added_p50, '+.2f')} | {_f(x['added_p99_ms'], '+.2f')} |"
+            )
+
+
 # ----------------------------------------------------------------------- the run
 
 
@@ -654,7 +697,7 @@ def fixed_rate(targets: dict[str, Target], settings: Settings) -> tuple[float | 
 
 
 def run_profile(settings: Settings, top: int, profiler: str, native: bool) -> dict[str, Any]:
-    """Load turnout's router with wrk (the max pass's settings) and see where its
+    """Load turnout's router with wrk (as fast as it goes, or at ``--rate``) and see where its
     time goes: py-spy sampling the running router (default), or the router run
     under cProfile (``--profiler cprofile``, or when py-spy is missing)."""
     why = turnout_router_available()
@@ -691,7 +734,9 @@ def run_profile(settings: Settings, top: int, profiler: str, native: bool) -> di
                 )
             )
             target = Target("turnout", router)
-            sample = measure(target, settings, None, settings.duration, workdir, peers.peers)
+            sample = measure(
+                target, settings, settings.rate, settings.duration, workdir, peers.peers
+            )
             router.stop(sig=signal.SIGINT)
             if not out.exists():
                 return {"profiler": "cProfile", "available": False, "reason": router.log_tail()}
@@ -727,7 +772,7 @@ def _py_spy(
     spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(0.3)  # attached before the load starts
-        sample = measure(target, settings, None, settings.duration, workdir, peers.peers)
+        sample = measure(target, settings, settings.rate, settings.duration, workdir, peers.peers)
         _, err = spy.communicate(timeout=settings.duration + 30)
     finally:
         if spy.poll() is None:
@@ -807,7 +852,10 @@ def cprofile_top(path: Path, top: int) -> dict[str, Any]:
         rows.append((f"{func} ({_short_frame(f'x ({file}:{line})')[3:-1]})", nc, tt, ct))
     total = sum(r[2] for r in rows) or 1.0
     by_self = sorted(rows, key=lambda r: r[2], reverse=True)[:top]
-    by_cum = sorted(rows, key=lambda r: r[3], reverse=True)[:top]
+    # As for py-spy: the call chain every call runs under says nothing as "total".
+    by_cum = sorted(
+        (r for r in rows if r[3] < SPINE_SHARE * total), key=lambda r: r[3], reverse=True
+    )[:top]
     return {
         "samples": None,
         "self": [{"function": f, "pct": 100 * tt / total, "calls": nc} for f, nc, tt, _ in by_self],
@@ -900,6 +948,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="no run: print the table of saved --json reports (runs pooled, medians again)",
     )
+    p.add_argument("--markdown", action="store_true", help="--report: Markdown tables")
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.reps, args.warmup, args.max_other_load = 1.0, 1, 0.0, 0.0
@@ -941,6 +990,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = merge_reports([json.loads(Path(f).read_text()) for f in args.report])
         if args.json:
             print(json.dumps(report, indent=2))
+        elif args.markdown:
+            print_markdown(report)
         else:
             print_table(report)
         return 0
