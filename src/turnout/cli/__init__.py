@@ -35,9 +35,7 @@ def _root(
 
 
 def _register() -> None:
-    from turnout.cli import (
-        demo, deploy, flags, inspect, lifecycle, migrate, report, router, verify,
-    )  # fmt: skip
+    from turnout.cli import demo, deploy, flags, inspect, lifecycle, migrate, report, router, verify
 
     for group in (lifecycle, deploy, inspect, report, verify, router, demo, migrate, flags):
         group.register(app)
