@@ -130,13 +130,17 @@ Handler = Callable[[Request], Awaitable[Response | StreamResponse]]
 @dataclass
 class Routes:
     table: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
-    public: set[Handler] = field(default_factory=set)  # mutations that need no token
+    public: list[tuple[str, re.Pattern[str]]] = field(default_factory=list)  # need no token
 
     def add(self, method: str, pattern: str, handler: Handler, *, public: bool = False) -> None:
         regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(pattern))
-        self.table.append((method, re.compile(f"^{regex}$"), handler))
+        compiled = re.compile(f"^{regex}$")
+        self.table.append((method, compiled, handler))
         if public:
-            self.public.add(handler)
+            self.public.append((method, compiled))
+
+    def is_public(self, method: str, path: str) -> bool:
+        return any(m == method and regex.match(path) for m, regex in self.public)
 
     def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], list[str]]:
         allowed: list[str] = []
@@ -237,8 +241,11 @@ class JsonServer:
             if allowed:
                 return error(405, f"{path} accepts {', '.join(allowed)}")
             return error(404, f"no such endpoint {path!r}")
-        public = handler in self.routes.public
-        if method not in ("GET", "HEAD") and not public and not self.authorized(headers):
+        if (
+            method not in ("GET", "HEAD")
+            and not self.routes.is_public(method, path)
+            and not self.authorized(headers)
+        ):
             return Response(
                 401,
                 {"error": "a valid bearer token is required for changes"},
