@@ -174,3 +174,26 @@ def test_cli_list_show_rollout_export(running: Project) -> None:
     assert out.returncode == 2 and "no flag 'missing'" in out.stderr
     exported = json.loads(running.turnout("flags", "export", check=True).stdout)
     assert sorted(exported["flags"]) == ["banner", "beta", "new-checkout"]
+
+
+def test_read_token_protects_reads(project: Project) -> None:
+    project.write_config(extra='\n[flags]\nread_token = "reader-secret"\n')
+    project.up()
+    load_flags(project)
+    url = api_url(project)
+    assert httpx.post(f"{url}/ofrep/v1/evaluate/flags/banner", json={}).status_code == 401
+    assert httpx.get(f"{url}/v1/flags").status_code == 401
+    reader = {"Authorization": "Bearer reader-secret"}
+    r = httpx.post(f"{url}/ofrep/v1/evaluate/flags/banner", json={}, headers=reader)
+    assert r.json()["value"] == "Hello"
+    assert (
+        httpx.post(
+            f"{url}/v1/flags/banner/state", json={"state": "DISABLED"}, headers=reader
+        ).status_code
+        == 401
+    )  # reading is not writing
+    from turnout.flags import Flags
+
+    with Flags.connect(url, token="reader-secret") as flags:
+        assert flags.evaluate("banner", "x").value == "Hello"
+    assert project.turnout("flags", "list", check=True).returncode == 0  # the CLI's token reads too
