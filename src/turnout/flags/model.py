@@ -182,10 +182,10 @@ def validate_document(data: Any, source: str = "flags.json") -> FlagDocument:
     evaluators = data.get("$evaluators", {})
     if not isinstance(evaluators, dict):
         raise DefinitionError(f"{source}: $evaluators: must be an object of named JsonLogic rules")
-    for name, rule in evaluators.items():
-        resolve_refs(rule, evaluators, source, ("$evaluators", name), (name,))
     metadata = _metadata(data.get("metadata", {}), source, ("metadata",))
     parsed = {key: validate_flag(key, raw, source, evaluators) for key, raw in flags.items()}
+    for name, rule in evaluators.items():  # also those no flag uses
+        resolve_refs(rule, evaluators, source, ("$evaluators", name), (name,))
     return FlagDocument(parsed, dict(evaluators), metadata)
 
 
