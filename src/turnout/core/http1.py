@@ -113,12 +113,24 @@ class RequestHead:
     http10: bool
 
 
+_SIMPLE_TOKENS = {
+    b"close": [b"close"],
+    b"keep-alive": [b"keep-alive"],
+    b"upgrade": [b"upgrade"],
+}
+
+
 def _tokens(value: bytes) -> list[bytes]:
+    simple = _SIMPLE_TOKENS.get(value.lower())
+    if simple is not None:
+        return simple
     return [t.strip().lower() for t in value.split(b",") if t.strip()]
 
 
 def _origin_form(target: bytes) -> tuple[bytes, bytes | None]:
     """An absolute-form target becomes origin-form plus its authority (RFC 9112 §3.2.2)."""
+    if target[:1] == b"/":
+        return target, None
     lower = target[:8].lower()
     if lower.startswith((b"http://", b"https://")):
         rest = target.split(b"://", 1)[1]
@@ -127,6 +139,11 @@ def _origin_form(target: bytes) -> tuple[bytes, bytes | None]:
             return b"/", rest
         return rest[slash:], rest[:slash]
     return target, None
+
+
+# Only names of these lengths can be special: most headers skip the lower() call.
+_REQUEST_LENGTHS = frozenset(len(n) for n in _REQUEST_SPECIAL)
+_RESPONSE_LENGTHS = frozenset(len(n) for n in _RESPONSE_SPECIAL)
 
 
 def forward_request_head(
@@ -154,7 +171,7 @@ def forward_request_head(
     if method == b"CONNECT":
         raise BadRequest(405, "CONNECT is not supported by a reverse proxy")
 
-    out: list[bytes] = []
+    out: list[bytes] = []  # name, ": ", value, CRLF, name, ...
     host: bytes | None = None
     length = -1
     chunked = False
@@ -166,22 +183,25 @@ def forward_request_head(
     cookies: list[bytes] = []
     idem_key = False
     special = _REQUEST_SPECIAL
+    lengths = _REQUEST_LENGTHS
     for name, value in headers:
+        if len(name) not in lengths:
+            out += (name, b": ", value, b"\r\n")
+            continue
         lname = name.lower()
         if lname not in special:
-            out.append(name + b": " + value + b"\r\n")
-            continue
-        if lname == b"host":
+            out += (name, b": ", value, b"\r\n")
+        elif lname == b"host":
             if host is not None:
                 raise BadRequest(400, "more than one Host header")
             host = value
         elif lname == b"content-length":
             length = int(value)  # llhttp already checked: digits, not duplicated
-            out.append(name + b": " + value + b"\r\n")
+            out += (name, b": ", value, b"\r\n")
         elif lname == b"transfer-encoding":
             chunked = True  # llhttp accepts only a final "chunked" in requests
         elif lname == b"connection":
-            conn_tokens.extend(_tokens(value))
+            conn_tokens += _tokens(value)
         elif lname == b"upgrade":
             upgrade_value = value
         elif lname == b"x-forwarded-for":
@@ -192,13 +212,13 @@ def forward_request_head(
             if value.strip().lower() != b"100-continue":
                 raise BadRequest(417, f"unsupported expectation {value.decode('latin-1')!r}")
             expect = True
-            out.append(name + b": " + value + b"\r\n")
+            out += (name, b": ", value, b"\r\n")
         elif lname == b"cookie":
             cookies.append(value)
-            out.append(name + b": " + value + b"\r\n")
+            out += (name, b": ", value, b"\r\n")
         elif lname == b"idempotency-key":
             idem_key = True
-            out.append(name + b": " + value + b"\r\n")
+            out += (name, b": ", value, b"\r\n")
         # the remaining hop-by-hop and own headers are dropped
 
     if host is None:
@@ -212,13 +232,14 @@ def forward_request_head(
     if authority is not None:
         host = authority
 
-    # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    extra_drop = [t for t in conn_tokens if t not in (b"close", b"keep-alive", b"upgrade")]
-    if extra_drop:
-        drop = set(extra_drop)
-        out = [line for line in out if line.split(b":", 1)[0].lower() not in drop]
-
-    keep_alive = b"keep-alive" in conn_tokens if http10 else b"close" not in conn_tokens
+    if conn_tokens:
+        # Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+        drop = {t for t in conn_tokens if t not in (b"close", b"keep-alive", b"upgrade")}
+        if drop:
+            out = _without(out, drop)
+        keep_alive = b"keep-alive" in conn_tokens if http10 else b"close" not in conn_tokens
+    else:
+        keep_alive = not http10
 
     upgrade: bytes | None = None
     if upgrade_value is not None and b"upgrade" in conn_tokens:
@@ -226,15 +247,12 @@ def forward_request_head(
         if proto_name in upgrades:
             upgrade = proto_name
 
-    head = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n"]
-    head.extend(out)
-    head.append(
-        b"X-Forwarded-For: " + (xff + b", " + client_ip if xff is not None else client_ip) + b"\r\n"
-    )
-    head.append(b"X-Forwarded-Proto: " + proto + b"\r\n")
+    xff = xff + b", " + client_ip if xff is not None else client_ip
+    head = [method, b" ", target, b" HTTP/1.1\r\nHost: ", host, b"\r\n", *out]
+    head += (b"X-Forwarded-For: ", xff, b"\r\nX-Forwarded-Proto: ", proto, b"\r\n")
     if host:
-        head.append(b"X-Forwarded-Host: " + host + b"\r\n")
-    head.append(b"Via: " + (via_in + b", " + via if via_in is not None else via) + b"\r\n")
+        head += (b"X-Forwarded-Host: ", host, b"\r\n")
+    head += (b"Via: ", via_in + b", " + via if via_in is not None else via, b"\r\n")
     if chunked:
         body = BODY_CHUNKED
         head.append(b"Transfer-Encoding: chunked\r\n")
@@ -243,22 +261,32 @@ def forward_request_head(
     else:
         body = BODY_NONE
     if upgrade is not None:
-        head.append(b"Connection: upgrade\r\nUpgrade: " + upgrade_value + b"\r\n\r\n")  # type: ignore[operator]
+        assert upgrade_value is not None
+        head += (b"Connection: upgrade\r\nUpgrade: ", upgrade_value, b"\r\n\r\n")
     else:
         head.append(b"\r\n")
     return RequestHead(
-        method=method,
-        head=b"".join(head),
-        body=body,
-        length=max(length, 0),
-        keep_alive=keep_alive,
-        upgrade=upgrade,
-        expect_continue=expect,
-        idempotent=method in IDEMPOTENT_METHODS or idem_key,
-        host=host,
-        cookie=b"; ".join(cookies) if cookies else None,
-        http10=http10,
+        method,
+        b"".join(head),
+        body,
+        max(length, 0),
+        keep_alive,
+        upgrade,
+        expect,
+        method in IDEMPOTENT_METHODS or idem_key,
+        host,
+        b"; ".join(cookies) if cookies else None,
+        http10,
     )
+
+
+def _without(pieces: list[bytes], names: set[bytes]) -> list[bytes]:
+    """``pieces`` (name, ": ", value, CRLF, ...) minus the headers in ``names``."""
+    out: list[bytes] = []
+    for i in range(0, len(pieces), 4):
+        if pieces[i].lower() not in names:
+            out += pieces[i : i + 4]
+    return out
 
 
 @dataclass(slots=True)
@@ -268,6 +296,18 @@ class ResponseHead:
     client_body: int  # framing of the body as sent to the client
     reusable: bool  # the upstream connection may carry another request afterwards
     close_client: bool  # close the client connection after this response
+
+
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+
+
+def _status_line(status: int, reason: bytes) -> bytes:
+    line = _STATUS_LINES.get((status, reason))
+    if line is None:
+        line = b"HTTP/1.1 %d %b\r\n" % (status, reason)
+        if len(_STATUS_LINES) < 256:
+            _STATUS_LINES[(status, reason)] = line
+    return line
 
 
 def forward_response_head(
@@ -286,25 +326,32 @@ def forward_response_head(
     A body with neither Content-Length nor chunked coding is re-chunked for
     HTTP/1.1 clients and delimited by closing the connection for HTTP/1.0 ones.
     """
-    out: list[bytes] = []
+    out: list[bytes] = [_status_line(status, reason)]
     length = -1
+    length_value = b""
     chunked = False
     conn_tokens: list[bytes] = []
+    special = _RESPONSE_SPECIAL
+    lengths = _RESPONSE_LENGTHS
     for name, value in headers:
+        if len(name) not in lengths:
+            out += (name, b": ", value, b"\r\n")
+            continue
         lname = name.lower()
-        if lname not in _RESPONSE_SPECIAL:
-            out.append(name + b": " + value + b"\r\n")
+        if lname not in special:
+            out += (name, b": ", value, b"\r\n")
         elif lname == b"content-length":
             length = int(value)
+            length_value = value
         elif lname == b"transfer-encoding":
             chunked = value.rstrip().lower().endswith(b"chunked")
         elif lname == b"connection":
-            conn_tokens.extend(_tokens(value))
+            conn_tokens += _tokens(value)
 
     if conn_tokens:
         drop = {t for t in conn_tokens if t not in (b"close", b"keep-alive")}
         if drop:
-            out = [line for line in out if line.split(b":", 1)[0].lower() not in drop]
+            out = [out[0], *_without(out[1:], drop)]
 
     if request_method == b"HEAD" or status < 200 or status in (204, 304):
         body = BODY_NONE
@@ -333,7 +380,7 @@ def forward_response_head(
     close_client = not client_keep_alive
     if body == BODY_LENGTH or (length >= 0 and body == BODY_NONE and status >= 200):
         client_body = body
-        out.append(b"Content-Length: " + str(length).encode() + b"\r\n")
+        out += (b"Content-Length: ", length_value, b"\r\n")
     elif body == BODY_NONE:
         client_body = BODY_NONE
     elif client_http10:
@@ -347,14 +394,10 @@ def forward_response_head(
         out.append(b"Connection: close\r\n")
     elif client_http10:
         out.append(b"Connection: keep-alive\r\n")
-    line = b"HTTP/1.1 " + str(status).encode() + b" " + reason + b"\r\n"
-    return ResponseHead(
-        head=line + b"".join(out) + extra + b"\r\n",
-        body=body,
-        client_body=client_body,
-        reusable=reusable,
-        close_client=close_client,
-    )
+    if extra:
+        out.append(extra)
+    out.append(b"\r\n")
+    return ResponseHead(b"".join(out), body, client_body, reusable, close_client)
 
 
 def forward_switching_head(reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:

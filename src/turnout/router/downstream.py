@@ -123,14 +123,13 @@ class Exchange:
         if sel is None:
             self.respond_error(503, "no release is receiving traffic", None)
             return
-        self.pool = sel.pool
-        self.pinned = sel.pinned
-        self.set_cookie = sel.set_cookie
-        if sel.instance is None:
-            router.count_unavailable(sel.pool)
-            self.respond_error(503, f"no healthy instance in pool {sel.pool.name!r}", None)
+        pool, inst, self.pinned, self.set_cookie = sel
+        self.pool = pool
+        if inst is None:
+            router.count_unavailable(pool)
+            self.respond_error(503, f"no healthy instance in pool {pool.name!r}", None)
             return
-        self.attach(sel.instance)
+        self.attach(inst)
 
     def attach(self, inst: Instance) -> None:
         self.instance = inst
@@ -151,13 +150,16 @@ class Exchange:
         self.phase = SENT
         self.sent_at = self.client.router.loop.time()  # precise: timeouts must not fire early
         if self.attempts > 1 and self.log is not None:
-            data = [self.req.head, *self.log]
+            data = b"".join([self.req.head, *self.log])
+        elif self.unsent:
+            data = b"".join([self.req.head, *self.unsent])
+            self.unsent = []
+            self.unsent_size = 0
         else:
-            data = [self.req.head, *self.unsent]
-        self.unsent = []
-        self.unsent_size = 0
-        self.write_up(b"".join(data))
-        self.client.resume(PAUSE_BUFFER)
+            data = self.req.head
+        self.write_up(data)
+        if self.client.paused:
+            self.client.resume(PAUSE_BUFFER)
 
     def connect_failed(self, inst: Instance, kind: str) -> None:
         if self.phase != CONNECTING or self.instance is not inst:
@@ -281,7 +283,8 @@ class Exchange:
                 conn.write(data)
 
     def flush_up(self) -> None:
-        data = b"".join(self.wbuf)
+        wbuf = self.wbuf
+        data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
         self.wbuf = []
         conn = self.conn
         if conn is not None and data:
@@ -341,14 +344,14 @@ class Exchange:
         assert resp is not None
         if resp.client_body == BODY_CHUNKED:
             self.write_down(_LAST_CHUNK)
-        self.record(self.status)
-        conn = self.conn
         inst = self.instance
         assert inst is not None
+        inst.stats.record(self.status, perf_counter() - self.t0)
+        conn = self.conn
         self.conn = None
         if conn is not None:
             conn.unbind()
-            if resp.reusable and self.request_done and conn.usable():
+            if resp.reusable and self.request_done:
                 inst.release(conn)
             else:
                 conn.close()
@@ -374,10 +377,10 @@ class Exchange:
             self.client.write(data)
 
     def flush_down(self) -> None:
-        if self.cbuf:
-            data = b"".join(self.cbuf)
+        cbuf = self.cbuf
+        if cbuf:
             self.cbuf = []
-            self.client.write(data)
+            self.client.write(cbuf[0] if len(cbuf) == 1 else b"".join(cbuf))
 
     # --- upgrade tunnel -------------------------------------------------------------------
 
@@ -614,7 +617,7 @@ class ClientConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         self.head_bytes += len(url)
-        if self.head_bytes > self.router.settings.max_header_bytes:
+        if self.head_bytes > self.router.max_header_bytes:
             self.bad = BadRequest(414, "request target too long")
             raise self.bad
 
@@ -622,8 +625,8 @@ class ClientConnection(asyncio.Protocol):
         headers = self.headers
         headers.append((name, value))
         self.head_bytes += len(name) + len(value) + 4
-        settings = self.router.settings
-        if self.head_bytes > settings.max_header_bytes or len(headers) > settings.max_headers:
+        router = self.router
+        if self.head_bytes > router.max_header_bytes or len(headers) > router.max_headers:
             self.bad = BadRequest(431, "request header fields too large")
             raise self.bad
 
@@ -643,7 +646,7 @@ class ClientConnection(asyncio.Protocol):
         except BadRequest as exc:
             self.bad = exc
             raise
-        limit = router.settings.max_body_bytes
+        limit = router.max_body_bytes
         if limit and req.length > limit:
             self.bad = BadRequest(413, f"request body larger than {limit} bytes")
             raise self.bad

@@ -191,7 +191,7 @@ class Instance:
     def release(self, conn: UpstreamConnection) -> None:
         """A connection finished a response cleanly: keep it for the next request or close it."""
         if self.routable and len(self.idle) < self.max_idle and conn.usable():
-            conn.idle_since = self.owner.now()
+            conn.idle_since = conn.router.clock
             self.idle.append(conn)
         else:
             conn.close()

@@ -51,6 +51,10 @@ class Router:
         self.table = LiveTable(0, RouteTableSpec(pools={}), {})
         self.closing = False
         self.upgrades = frozenset(u.lower().encode() for u in settings.upgrades)
+        # Read on every request: plain attributes rather than settings lookups.
+        self.max_header_bytes = settings.max_header_bytes
+        self.max_headers = settings.max_headers
+        self.max_body_bytes = settings.max_body_bytes
         self.rejected: Counter[str] = Counter()
         self.client_aborts = 0
         self.servers: list[asyncio.Server] = []

@@ -77,18 +77,8 @@ def cookie_value(cookie_header: bytes | None, name: bytes) -> bytes | None:
     return None
 
 
-class Selection:
-    """Result of routing one request."""
-
-    __slots__ = ("instance", "pinned", "pool", "set_cookie")
-
-    def __init__(
-        self, pool: LivePool, instance: Instance | None, pinned: bool, set_cookie: bytes
-    ) -> None:
-        self.pool = pool
-        self.instance = instance
-        self.pinned = pinned
-        self.set_cookie = set_cookie
+# Result of routing one request: (pool, instance or None, pinned by a rule, Set-Cookie line).
+Selection = tuple[LivePool, Instance | None, bool, bytes]
 
 
 class LiveTable:
@@ -137,7 +127,7 @@ class LiveTable:
         if self.rules:
             pinned = self._match_rule(headers, cookie)
             if pinned is not None:
-                return Selection(pinned, pinned.pick(), True, b"")
+                return (pinned, pinned.pick(), True, b"")
         if self.sticky_cookie:
             return self._select_sticky(cookie)
         pools = self.avail_pools
@@ -148,12 +138,12 @@ class LiveTable:
         else:
             cum = self.avail_cum
             pool = pools[pick_index(cum, random() * cum[-1])]
-        return Selection(pool, pool.pick(), False, b"")
+        return (pool, pool.pick(), False, b"")
 
     def _unavailable(self) -> Selection | None:
         # Weighted pools exist but none has a routable instance: a 503 for that pool.
         if self.sticky_pools:
-            return Selection(self.sticky_pools[0], None, False, b"")
+            return (self.sticky_pools[0], None, False, b"")
         return None
 
     def _select_sticky(self, cookie: bytes | None) -> Selection | None:
@@ -174,10 +164,10 @@ class LiveTable:
             # Its pool cannot take it now: serve it elsewhere without moving the cookie.
             pools = self.avail_pools
             if not pools:
-                return Selection(pool, None, False, set_cookie)
+                return (pool, None, False, set_cookie)
             acum = self.avail_cum
             pool = pools[pick_index(acum, random() * acum[-1])]
-        return Selection(pool, pool.pick(), False, set_cookie)
+        return (pool, pool.pick(), False, set_cookie)
 
     def _match_rule(
         self, headers: list[tuple[bytes, bytes]], cookie: bytes | None
