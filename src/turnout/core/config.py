@@ -20,7 +20,7 @@ from turnout.core.routes import Duration, HealthSpec, parse_address
 from turnout.core.validation import StrictModel, error_path
 from turnout.errors import UserError
 
-STRATEGIES = ("recreate", "rolling", "bluegreen")
+STRATEGIES = ("recreate", "rolling", "bluegreen", "canary")
 
 
 class RouterSettings(StrictModel):
@@ -188,8 +188,105 @@ class FlagsConfig(StrictModel):
         return v
 
 
+METRICS = ("error_rate", "latency_p50", "latency_p99", "latency_mean")
+Metric = Literal["error_rate", "latency_p50", "latency_p99", "latency_mean"]
+
+
+def _metrics(*names: Metric) -> list[Metric]:
+    return list(names)
+
+
+class PrometheusSource(StrictModel):
+    """Where the ``prometheus`` source reads: PromQL with ``{release}`` standing for the
+    release's pool name (the router's ``pool`` label)."""
+
+    url: str = "http://127.0.0.1:9090"
+    requests: str = 'sum(turnout_requests_total{pool="{release}"})'
+    errors: str = 'sum(turnout_requests_total{pool="{release}",code_class="5xx"})'
+    latency: str = 'sum by (le) (turnout_request_duration_seconds_bucket{pool="{release}"})'
+    timeout: Duration = 5.0
+
+
+class AnalysisConfig(StrictModel):
+    """One ``[analysis.<name>]`` table: which judge, on which data, with which limits."""
+
+    judge: Literal["thresholds", "mann-whitney", "sequential"] = "sequential"
+    source: Literal["router", "prometheus"] = "router"
+    interval: Duration = 5.0  # between measurements (thresholds, mann-whitney)
+    duration: Duration = 60.0  # a blocking analysis step ends (inconclusive) after this
+    on_inconclusive: Literal["pause", "rollback"] = "pause"
+    min_requests: int = Field(50, ge=0)  # canary requests before any verdict
+    # sequential: an always-valid test of the canary's error rate against the baseline's
+    alpha: float = Field(0.01, gt=0, lt=0.5)  # the false-alarm rate, whenever it is checked
+    max_error_rate_increase: float = Field(0.01, ge=0, lt=1)  # tolerated (absolute, 0.01 = 1 pt)
+    # thresholds: absolute limits with Argo Rollouts' measurement semantics
+    max_error_rate: float | None = Field(0.01, ge=0, le=1)
+    max_p99_latency: Duration | None = None
+    failure_limit: int = Field(0, ge=0)  # failed measurements allowed (the next one fails)
+    inconclusive_limit: int = Field(0, ge=0)
+    consecutive_error_limit: int = Field(4, ge=0)
+    count: int | None = Field(None, ge=1)  # measurements after which the analysis passes
+    # mann-whitney: Kayenta-style canary-vs-baseline comparison per metric
+    confidence: float = Field(0.98, gt=0.5, lt=1)
+    tolerance: float = Field(0.25, ge=0)
+    metrics: list[Metric] = Field(default_factory=lambda: _metrics("error_rate", "latency_p99"))
+    critical: list[Metric] = Field(default_factory=lambda: _metrics("error_rate"))
+    pass_score: float = Field(95.0, ge=0, le=100)
+    marginal_score: float = Field(75.0, ge=0, le=100)
+    prometheus: PrometheusSource = PrometheusSource()
+
+
+class CanaryStep(StrictModel):
+    """One step of ``[deploy.canary] steps``: a weight (optionally followed by a pause),
+    a pause, or a blocking analysis."""
+
+    weight: int | None = Field(None, ge=0, le=100)
+    pause: str | None = None  # a duration, or "until-promoted"
+    analysis: str | None = None
+
+    @model_validator(mode="after")
+    def _kind(self) -> CanaryStep:
+        if self.analysis is not None and (self.weight is not None or self.pause is not None):
+            raise ValueError('an analysis step stands alone: { analysis = "name" }')
+        if self.weight is None and self.pause is None and self.analysis is None:
+            raise ValueError("a step needs weight, pause or analysis")
+        if self.pause is not None and self.pause != "until-promoted":
+            parse_duration_or_error(self.pause)
+        return self
+
+    @property
+    def pause_seconds(self) -> float | None:
+        """The pause as seconds; None for none or until-promoted."""
+        if self.pause is None or self.pause == "until-promoted":
+            return None
+        return parse_duration_or_error(self.pause)
+
+
+def parse_duration_or_error(value: str) -> float:
+    from turnout.core.durations import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"pause: {exc}, or 'until-promoted'") from None
+
+
+class CanaryConfig(StrictModel):
+    steps: list[CanaryStep] = Field(
+        default_factory=lambda: [
+            CanaryStep(weight=10, pause="30s"),
+            CanaryStep(weight=50, pause="30s"),
+        ]
+    )
+    background_analysis: str | None = None  # runs from the first weight until promotion
+    instances: int = Field(1, ge=1)  # canary instances before promotion
+    sticky: bool = False  # weights count users (cookie), not requests
+    override_header: str = "x-turnout-canary"  # present: the request goes to the canary
+    override_cookie: str = "turnout_canary"  # present: the request goes to the canary
+
+
 class DeployConfig(StrictModel):
-    strategy: Literal["recreate", "rolling", "bluegreen"] = "bluegreen"
+    strategy: Literal["recreate", "rolling", "bluegreen", "canary"] = "bluegreen"
     timeout: Duration = 60.0  # new instances must be healthy within this
     drain_timeout: Duration = 30.0
     keep_warm: Duration = 300.0
@@ -197,6 +294,7 @@ class DeployConfig(StrictModel):
     keep_releases: int = Field(10, ge=2)
     rolling: RollingConfig = RollingConfig()
     bluegreen: BlueGreenConfig = BlueGreenConfig()
+    canary: CanaryConfig = CanaryConfig()
     smoke: SmokeConfig = SmokeConfig()
 
 
@@ -207,6 +305,9 @@ class Config(StrictModel):
     router: RouterSettings = RouterSettings()
     controller: ControllerConfig = ControllerConfig()
     deploy: DeployConfig = DeployConfig()
+    analysis: dict[str, AnalysisConfig] = Field(
+        default_factory=lambda: {"default": AnalysisConfig()}
+    )
     migrations: dict[str, Any] = Field(default_factory=dict)  # docs/migrations.md
     flags: FlagsConfig = FlagsConfig()  # docs/flags.md
 
@@ -221,6 +322,21 @@ class Config(StrictModel):
         except UserError as exc:
             raise ValueError(exc.message.removeprefix("[migrations]: ")) from None
         return v
+
+    @model_validator(mode="after")
+    def _analysis_refs(self) -> Config:
+        canary = self.deploy.canary
+        names = [s.analysis for s in canary.steps if s.analysis] + (
+            [canary.background_analysis] if canary.background_analysis else []
+        )
+        for name in names:
+            if name not in self.analysis:
+                known = ", ".join(self.analysis) or "none"
+                raise ValueError(
+                    f"deploy.canary names analysis {name!r}, but there is no [analysis.{name}] "
+                    f"(defined: {known})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _ports(self) -> Config:
