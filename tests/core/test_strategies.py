@@ -6,6 +6,7 @@ import pytest
 
 from turnout.core.config import DeployConfig, RollingConfig, SmokeCheck, SmokeConfig
 from turnout.core.plan import (
+    Analyze,
     AwaitHealthy,
     Drain,
     KeepWarm,
@@ -51,7 +52,8 @@ class Sim:
         for step in plan:
             match step:
                 case Start(release=r, group=g, count=c):
-                    self.running[r] += [f"{r}-{g}-{k}" for k in range(c)]
+                    have = sum(1 for i in self.running[r] if i.startswith(f"{r}-{g}-"))
+                    self.running[r] += [f"{r}-{g}-{k}" for k in range(have, c)]
                 case AwaitHealthy(release=r):
                     self.healthy.update(self.running[r])
                 case Route(proportional=True, releases=rs):
@@ -159,9 +161,61 @@ def test_first_deploy_starts_routes_and_marks_good(strategy):
 
 def test_unknown_strategy():
     with pytest.raises(
-        ValueError, match="unknown strategy 'canary'; valid: recreate, rolling, bluegreen"
+        ValueError, match="unknown strategy 'hotswap'; valid: recreate, rolling, bluegreen, canary"
     ):
-        plan_deploy("canary", ctx())
+        plan_deploy("hotswap", ctx())
+
+
+def canary_ctx(**canary):
+    from turnout.core.config import CanaryConfig
+
+    return ctx(n=4, canary=CanaryConfig(**canary))
+
+
+def test_canary_steps_weights_pauses_and_analyses_then_promotes_the_verified_instances():
+    c = canary_ctx(
+        steps=[
+            {"weight": 10, "pause": "30s"},
+            {"analysis": "default"},
+            {"weight": 50},
+            {"pause": "until-promoted"},
+        ],
+        background_analysis="bg",
+        instances=1,
+    )
+    plan = plan_deploy("canary", c)
+    kinds = [s.kind for s in plan]
+    assert plan[0] == Start(release="new", group="canary", count=1)
+    assert plan[1] == Route(weights={"new": 0, "old": 100}, canary="new")
+    assert kinds[2:4] == ["await_healthy", "analyze"]
+    assert plan[3] == Analyze(analysis="bg", release="new", baseline="old", blocking=False)
+    assert plan[4] == Route(weights={"new": 10, "old": 90}, canary="new")
+    assert plan[5] == Pause(reason="canary at 10%", duration=30.0)
+    assert plan[6] == Analyze(analysis="default", release="new", baseline="old")
+    assert plan[7] == Route(weights={"new": 50, "old": 50}, canary="new")
+    assert plan[8].kind == "pause" and plan[8].duration is None
+    # Promotion: the same group grows to full size (no new rollout of the old fleet).
+    assert plan[9] == Start(release="new", group="canary", count=4)
+    switch = next(
+        i for i, s in enumerate(plan) if isinstance(s, Route) and s.weights.get("new") == 100
+    )
+    assert kinds.index("stop_analysis") < switch < kinds.index("watch")
+    assert plan[-1] == MarkGood(release="new")
+    sim = Sim(c)
+    sim.apply(plan)
+    assert len(sim.running["new"]) == 4 and sim.running["old"] == [] and sim.weights == {"new": 100}
+
+
+def test_sticky_canary_lists_the_canary_first():
+    plan = plan_deploy("canary", canary_ctx(sticky=True, steps=[{"weight": 20}]))
+    routes = [s for s in plan if isinstance(s, Route) and s.canary]
+    assert routes and all(s.sticky for s in routes)
+    assert all(next(iter(s.weights)) == "new" for s in routes)
+
+
+def test_first_canary_deploy_goes_live_like_bluegreen():
+    plan = plan_deploy("canary", ctx(current=None))
+    assert plan == plan_deploy("bluegreen", ctx(current=None))
 
 
 def test_rollback_in_the_warm_window_is_a_routing_flip_first():

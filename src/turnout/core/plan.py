@@ -20,6 +20,7 @@ from pydantic import Field, TypeAdapter
 from turnout.core.validation import StrictModel
 
 __all__ = [
+    "Analyze",
     "AwaitHealthy",
     "Drain",
     "KeepWarm",
@@ -31,6 +32,7 @@ __all__ = [
     "Start",
     "Step",
     "Stop",
+    "StopAnalysis",
     "Watch",
     "describe",
     "dump_plan",
@@ -66,6 +68,8 @@ class Route(StrictModel):
     proportional: bool = False  # weights = running instances per release in ``releases``
     releases: list[str] = Field(default_factory=list)  # releases to include at weight 0
     preview: str | None = None  # release reachable through the preview header
+    canary: str | None = None  # release reachable through the canary override header/cookie
+    sticky: bool = False  # weights count users (a cookie), canary listed first
 
 
 class Drain(StrictModel):
@@ -117,6 +121,24 @@ class KeepWarm(StrictModel):
     duration: float
 
 
+class Analyze(StrictModel):
+    """Judge ``release`` against ``baseline`` with ``[analysis.<analysis>]``. Blocking: the
+    step ends with the verdict (a fail rolls back). Background: it starts a judge that
+    runs alongside the next steps until ``StopAnalysis``; a fail at any moment rolls back."""
+
+    kind: Literal["analyze"] = "analyze"
+    analysis: str
+    release: str
+    baseline: str
+    blocking: bool = True
+
+
+class StopAnalysis(StrictModel):
+    """End the background analysis (the canary was promoted)."""
+
+    kind: Literal["stop_analysis"] = "stop_analysis"
+
+
 class MarkGood(StrictModel):
     """Record ``release`` as the last good release (the rollback target)."""
 
@@ -125,7 +147,18 @@ class MarkGood(StrictModel):
 
 
 Step = Annotated[
-    Start | AwaitHealthy | Route | Drain | Stop | Smoke | Pause | Watch | KeepWarm | MarkGood,
+    Start
+    | AwaitHealthy
+    | Route
+    | Drain
+    | Stop
+    | Smoke
+    | Pause
+    | Watch
+    | KeepWarm
+    | Analyze
+    | StopAnalysis
+    | MarkGood,
     Field(discriminator="kind"),
 ]
 Plan = list[Step]
@@ -159,9 +192,10 @@ def describe(step: Step, names: dict[str, str] | None = None) -> str:
             return f"wait until {n(r)} is healthy"
         case Route(proportional=True):
             return "route by instance count"
-        case Route(weights=w, preview=p):
+        case Route(weights=w, preview=p, canary=c):
             split = ", ".join(f"{n(r)}={v}" for r, v in w.items()) or "nothing"
-            return f"route {split}" + (f" (preview: {n(p)})" if p else "")
+            extra = f" (preview: {n(p)})" if p else (f" (override: {n(c)})" if c else "")
+            return f"route {split}{extra}"
         case Drain(release=r, instances=i):
             return f"drain {n(r)}" if r else f"drain {len(i)} instance{'s' if len(i) != 1 else ''}"
         case Stop(release=r, instances=i):
@@ -174,6 +208,12 @@ def describe(step: Step, names: dict[str, str] | None = None) -> str:
             return f"watch {n(r)} for {d:g}s"
         case KeepWarm(release=r, duration=d):
             return f"keep {n(r)} warm for {d:g}s"
+        case Analyze(analysis=a, release=r, baseline=b, blocking=True):
+            return f"analysis {a}: {n(r)} against {n(b)}"
+        case Analyze(analysis=a, release=r, baseline=b):
+            return f"start background analysis {a}: {n(r)} against {n(b)}"
+        case StopAnalysis():
+            return "stop the background analysis"
         case MarkGood(release=r):
             return f"mark {n(r)} good"
     return step.kind  # pragma: no cover - every kind is matched above

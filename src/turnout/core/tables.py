@@ -21,12 +21,16 @@ def build_table(
     include: list[str] | None = None,
     preview: str | None = None,
     preview_header: str = "x-turnout-preview",
+    canary: str | None = None,
+    override_header: str = "x-turnout-canary",
+    override_cookie: str = "turnout_canary",
+    sticky: bool = False,
 ) -> dict[str, Any]:
     """Pools for every release in ``weights``, ``include`` and ``preview``; each pool
     lists that release's running instances and its health checks; ``preview`` adds a
     rule that pins requests carrying ``preview_header: <release>`` to that release."""
     names: list[str] = []
-    for r in [*weights, *(include or []), *([preview] if preview else [])]:
+    for r in [*weights, *(include or []), *(x for x in (preview, canary) if x)]:
         if r not in names:
             names.append(r)
     pools: dict[str, Any] = {}
@@ -39,8 +43,17 @@ def build_table(
         "pools": pools,
         "weights": {r: int(w) for r, w in weights.items() if r in pools},
     }
+    rules: list[dict[str, Any]] = []
     if preview:
-        table["rules"] = [{"header": preview_header, "equals": preview, "pool": preview}]
+        rules.append({"header": preview_header, "equals": preview, "pool": preview})
+    if canary:
+        # Testers reach the canary at any weight, even 0: a header or a cookie.
+        rules.append({"header": override_header, "pool": canary})
+        rules.append({"cookie": override_cookie, "pool": canary})
+    if rules:
+        table["rules"] = rules
+    if sticky:
+        table["sticky"] = {"cookie": "turnout_sticky"}
     return table
 
 

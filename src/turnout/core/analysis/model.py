@@ -32,8 +32,12 @@ class Counts:
 
     requests: int  # responses sent to clients
     errors: int  # of which failed (5xx, including the router's own 502/503/504)
-    latency: tuple[int, ...] = ()  # cumulative histogram counts, one per bound + overflow
-    bounds: tuple[float, ...] = ()  # histogram upper bounds in seconds (Prometheus ``le``)
+    # Latency histogram: latency[i] counts responses in (bounds[i-1], bounds[i]] seconds,
+    # the last entry those above bounds[-1] (so len(latency) == len(bounds) + 1). Per
+    # bucket, NOT cumulative across buckets (a Prometheus source converts from ``le``);
+    # like every field here it is a counter, cumulative over time.
+    latency: tuple[int, ...] = ()
+    bounds: tuple[float, ...] = ()  # histogram upper bounds in seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from turnout.core.plan import Step
 from turnout.core.strategies.bluegreen import plan_bluegreen
+from turnout.core.strategies.canary import plan_canary
 from turnout.core.strategies.context import PlanContext
 from turnout.core.strategies.recreate import plan_recreate
 from turnout.core.strategies.rollback import plan_rollback
@@ -19,6 +20,7 @@ BUILDERS = {
     "recreate": plan_recreate,
     "rolling": plan_rolling,
     "bluegreen": plan_bluegreen,
+    "canary": plan_canary,
 }
 
 
