@@ -10,6 +10,7 @@ declare -A wanted=(
   [haproxy]=haproxy
   [wrk]=wrk
   [postgres]=postgresql
+  [prometheus]=prometheus
 )
 
 missing=()
