@@ -219,6 +219,9 @@ class AnalysisConfig(StrictModel):
     # sequential: an always-valid test of the canary's error rate against the baseline's
     alpha: float = Field(0.01, gt=0, lt=0.5)  # the false-alarm rate, whenever it is checked
     max_error_rate_increase: float = Field(0.01, ge=0, lt=1)  # tolerated (absolute, 0.01 = 1 pt)
+    # speed only, never alpha: the error rate the test's Beta(1/2, 1/(2 rate)) mixtures
+    # favour; canaries failing near it are caught fastest (docs/analysis.md)
+    mixture_rate: float = Field(0.02, gt=0, lt=0.5)
     # thresholds: absolute limits with Argo Rollouts' measurement semantics
     max_error_rate: float | None = Field(0.01, ge=0, le=1)
     max_p99_latency: Duration | None = None
