@@ -55,6 +55,11 @@ def _panel(status: dict[str, Any]) -> Table:
         )
     split = status.get("traffic", {}).get("split", {})
     caption = "traffic: " + (", ".join(f"{p} {v:g}%" for p, v in split.items()) or "none")
+    for a in status.get("analysis", []):
+        needed = f" (needs ~{a['needed']} more canary requests)" if a.get("needed") else ""
+        caption += (
+            f"\nanalysis {a['analysis']} ({a['judge']}): {a['verdict']}: {a['message']}{needed}"
+        )
     table.caption = caption
     table.caption_justify = "left"
     return table

@@ -42,6 +42,12 @@ def status(
             f"[yellow]deploy #{d['id']} of {d['release']} ({d['strategy']}): {d['status']}, "
             f"{d['phase']} step {d['step'] + 1}[/]"
         )
+    for a in data.get("analysis", []):
+        kind = "background" if not a["blocking"] else "blocking"
+        out.print(
+            f"analysis {a['analysis']} ({a['judge']}, {kind}, {a['elapsed_s']:.0f}s): "
+            f"{a['verdict']}: {a['message']}"
+        )
     table = Table("instance", "release", "address", "state", "health", "in flight")
     for i in data["instances"]:
         table.add_row(

@@ -235,6 +235,7 @@ class Controller:
                 "weights": table.get("weights", {}),
             },
             "timers": store.timers(),
+            "analysis": [run.view() for run in engine.analyses.values()] if active else [],
             "router": {"listen": self.config.router.listen, "admin": self.config.router.admin},
         }
 

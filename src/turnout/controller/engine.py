@@ -33,10 +33,14 @@ from typing import Any
 
 import httpx
 
+from turnout.controller.analysis import AnalysisRun
+from turnout.controller.metrics import MetricSource, PrometheusSource, RouterSource
 from turnout.controller.traffic import Traffic
-from turnout.core.config import AppConfig, Config, SmokeConfig
+from turnout.core.analysis.model import Judgement, Verdict
+from turnout.core.config import STRATEGIES, AnalysisConfig, AppConfig, Config, SmokeConfig
 from turnout.core.health import parse_status_ranges, status_expected
 from turnout.core.plan import (
+    Analyze,
     AwaitHealthy,
     Drain,
     KeepWarm,
@@ -47,6 +51,7 @@ from turnout.core.plan import (
     Start,
     Step,
     Stop,
+    StopAnalysis,
     Watch,
     describe,
     dump_plan,
@@ -91,6 +96,8 @@ def release_config(cfg: Config) -> dict[str, Any]:
         "health": cfg.health.model_dump(mode="json"),
         "smoke": cfg.deploy.smoke.model_dump(mode="json"),
         "preview_header": cfg.deploy.bluegreen.preview_header,
+        "canary": cfg.deploy.canary.model_dump(mode="json"),
+        "analysis": {name: a.model_dump(mode="json") for name, a in cfg.analysis.items()},
     }
 
 
@@ -116,6 +123,9 @@ class Engine:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.busy = asyncio.Lock()  # one state change at a time (deploy steps, timers, supervision)
+        self.analyses: dict[str, AnalysisRun] = {}  # the current deploy's, for status
+        self.background: asyncio.Task[None] | None = None
+        self.background_failure: StepFailed | None = None
 
     # --- submitting work ------------------------------------------------------------------
 
@@ -131,8 +141,8 @@ class Engine:
         cfg = self.load_config()  # re-read: edits to turnout.toml apply to the next deploy
         self.config = cfg
         strategy = strategy or cfg.deploy.strategy
-        if strategy not in ("recreate", "rolling", "bluegreen"):
-            raise UserError(f"unknown strategy {strategy!r}; valid: recreate, rolling, bluegreen")
+        if strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
         ingested = await asyncio.to_thread(
             self.ingest, source, self.state_dir / "releases", self.cwd
         )
@@ -253,17 +263,22 @@ class Engine:
             await asyncio.sleep(SAMPLE_EVERY)
 
     async def _drive(self, deploy_id: int) -> None:
+        self._resume_background(self.store.deploy(deploy_id))
         while True:
             d = self.store.deploy(deploy_id)
             if not d.active:
+                self._stop_background()
                 return
             text = d.plan if d.phase == "deploy" else (d.rollback_plan or "[]")
             plan = load_plan(text)
             if d.step >= len(plan):
+                self._stop_background()
                 self._finish(d)
                 return
-            if d.phase == "deploy" and d.abort:
-                await self._fail(d, StepFailed("aborted", message("aborted", detail="a person")))
+            try:
+                self._check_interrupts(d)
+            except StepFailed as stop:
+                await self._fail(d, stop)
                 continue
             step = plan[d.step]
             self.store.journal(
@@ -296,6 +311,7 @@ class Engine:
             self.store.update_deploy(d.id, step=d.step + 1)
 
     async def _fail(self, d: DeployRecord, failure: StepFailed) -> None:
+        self._stop_background()
         if d.phase == "rollback" or d.strategy == "rollback":
             self.store.update_deploy(
                 d.id,
@@ -387,6 +403,13 @@ class Engine:
             case MarkGood():
                 self.store.set_good_release(step.release)
                 return {"good": step.release}
+            case Analyze(blocking=True):
+                return await self._analyze(step, d)
+            case Analyze():
+                self._start_background(step, d)
+                return {"background": step.analysis}
+            case StopAnalysis():
+                return self._stop_background()
         raise AssertionError(f"unknown step {step!r}")  # pragma: no cover
 
     async def _start(self, step: Start, d: DeployRecord) -> dict[str, Any]:
@@ -459,13 +482,18 @@ class Engine:
         weights = proportional(running, step.releases) if step.proportional else dict(step.weights)
         include = [r for r in step.releases if r not in weights]
         include += [t["release"] for t in self.store.timers() if t["release"] not in weights]
+        canary = self._release_section(step.canary, "canary") if step.canary else {}
         table = build_table(
             running,
             weights,
-            self._health(set(weights) | set(include) | {step.preview or ""}),
+            self._health(set(weights) | set(include) | {step.preview or "", step.canary or ""}),
             include=include,
             preview=step.preview,
             preview_header=self._preview_header(step.preview),
+            canary=step.canary,
+            override_header=canary.get("override_header", "x-turnout-canary"),
+            override_cookie=canary.get("override_cookie", "turnout_canary"),
+            sticky=step.sticky,
         )
         # Un-drain before the switch: a pool that was drained (the warm side of a
         # blue/green) must be ready the moment the table that weights it goes live.
@@ -475,6 +503,90 @@ class Engine:
         await self.traffic.undrain([a for r in serving for a in running.get(r, [])])
         generation = await self.traffic.apply(table)
         return {"generation": generation, "weights": weights}
+
+    def _release_section(self, release: str, key: str) -> dict[str, Any]:
+        """A section of a release's config snapshot ({} when it has none)."""
+        with contextlib.suppress(UserError):
+            return dict(self.store.release(release).config.get(key) or {})
+        return {}
+
+    # --- canary analysis ------------------------------------------------------------------
+
+    def _analysis_run(self, step: Analyze, d: DeployRecord) -> AnalysisRun:
+        configs = self._release_section(step.release, "analysis")
+        if step.analysis not in configs:
+            raise StepFailed(
+                "analysis_error", f"[analysis.{step.analysis}] is not in {step.release}'s config"
+            )
+        cfg = AnalysisConfig.model_validate(configs[step.analysis])
+        source: MetricSource = (
+            PrometheusSource(cfg.prometheus)
+            if cfg.source == "prometheus"
+            else RouterSource(self.traffic)
+        )
+        key = "background" if not step.blocking else f"step {d.step}"
+
+        def report(run: AnalysisRun, j: Judgement, final: bool) -> None:
+            event = "info"
+            text = f"analysis {run.name} ({cfg.judge}): {j.verdict.value}: {j.message}"
+            self.store.journal(
+                d.id, d.phase, d.step, event, text,
+                {"analysis": run.view(), "final": final},
+            )  # fmt: skip
+
+        run = AnalysisRun(
+            step.analysis, cfg, source, step.release, step.baseline, step.blocking, report
+        )
+        self.analyses[key] = run
+        return run
+
+    async def _analyze(self, step: Analyze, d: DeployRecord) -> dict[str, Any]:
+        run = self._analysis_run(step, d)
+        j = await run.run()
+        outcome = _analysis_failure(j, run.cfg)
+        if outcome is None:
+            return {"analysis": run.view()}
+        if outcome == "pause":
+            await self._pause(Pause(reason=f"analysis {run.name} is inconclusive: {j.message}"), d)
+            return {"analysis": run.view(), "promoted": True}
+        raise StepFailed(outcome, j.message, {"analysis": run.view()})
+
+    def _start_background(self, step: Analyze, d: DeployRecord) -> None:
+        self._stop_background()
+        run = self._analysis_run(step, d)
+
+        async def watch() -> None:
+            j = await run.run()
+            reason = _analysis_failure(j, run.cfg) or "analysis_failed"
+            self.background_failure = StepFailed(reason, j.message, {"analysis": run.view()})
+            self.wake.set()
+
+        self.background_failure = None
+        self.background = asyncio.get_running_loop().create_task(watch())
+
+    def _stop_background(self) -> dict[str, Any]:
+        task, self.background = self.background, None
+        if task is not None:
+            task.cancel()
+        run = self.analyses.get("background")
+        return {"analysis": run.view()} if run else {}
+
+    def _resume_background(self, d: DeployRecord) -> None:
+        """After a restart, a deploy between its background Analyze and StopAnalysis gets
+        its background analysis again (its samples start over)."""
+        self.background_failure = None
+        self.analyses = {}
+        if d.phase != "deploy" or not d.active:
+            return
+        plan = load_plan(d.plan)
+        running: Analyze | None = None
+        for step in plan[: d.step]:
+            if isinstance(step, Analyze) and not step.blocking:
+                running = step
+            elif isinstance(step, StopAnalysis):
+                running = None
+        if running is not None:
+            self._start_background(running, d)
 
     def _health(self, releases: set[str]) -> dict[str, HealthSpec]:
         out = {}
@@ -536,7 +648,15 @@ class Engine:
         self.wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), POLL)
-        if d.phase == "deploy" and self.store.deploy(d.id).abort:
+        self._check_interrupts(d)
+
+    def _check_interrupts(self, d: DeployRecord) -> None:
+        """A person's abort, or a failed background analysis, stops the deploy phase."""
+        if d.phase != "deploy":
+            return
+        if self.background_failure is not None:
+            raise self.background_failure
+        if self.store.deploy(d.id).abort:
             raise StepFailed("aborted", message("aborted", detail="a person"))
 
     async def _drain(self, step: Drain) -> dict[str, Any]:
@@ -661,8 +781,7 @@ class Engine:
         try:
             while True:
                 current = self.store.deploy(d.id)
-                if current.abort:
-                    raise StepFailed("aborted", message("aborted", detail="a person"))
+                self._check_interrupts(d)
                 if current.promote:
                     return {"promoted": True}
                 if step.duration is not None and time.monotonic() - started >= step.duration:
@@ -823,6 +942,20 @@ def check_command(command: str, workdir: Path) -> None:
             raise UserError(f"app.command: {program} does not exist in the release ({workdir})")
     elif shutil.which(program) is None:
         raise UserError(f"app.command: {program!r} is not on PATH")
+
+
+def _analysis_failure(j: Judgement, cfg: AnalysisConfig) -> str | None:
+    """What a final judgement means for the deploy: None (carry on), "pause" (a human
+    decides), or the reason code of a rollback."""
+    if j.verdict is Verdict.PASS:
+        return None
+    if j.verdict is Verdict.FAIL:
+        return "analysis_failed"
+    if j.verdict is Verdict.ERROR:
+        return "analysis_error"
+    if j.verdict is Verdict.INCONCLUSIVE:
+        return "pause" if cfg.on_inconclusive == "pause" else "analysis_inconclusive"
+    return None
 
 
 def _why_not_routable(seen: dict[str, Any] | None) -> str:

@@ -14,6 +14,9 @@ REASONS: dict[str, str] = {
     "crashed_after_switch": "{release} failed after the switch: {detail}",
     "aborted": "aborted by {detail}",
     "router_failed": "the router refused a change: {detail}",
+    "analysis_failed": "the canary failed its analysis: {detail}",
+    "analysis_error": "the canary's analysis had no data: {detail}",
+    "analysis_inconclusive": "the canary's analysis was inconclusive: {detail}",
     "rolled_back": "rolled back to {release}",
     "rollback_failed": "the rollback itself failed: {detail}",
 }
