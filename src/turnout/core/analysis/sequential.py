@@ -53,7 +53,16 @@ from turnout.core.analysis.measure import total
 from turnout.core.analysis.model import Judgement, Verdict, Window
 from turnout.core.config import AnalysisConfig
 
-__all__ = ["Evidence", "evidence", "interval", "judge_sequential", "log_evidence", "needed"]
+__all__ = [
+    "Evidence",
+    "candidates",
+    "evidence",
+    "fail_candidates",
+    "interval",
+    "judge_sequential",
+    "log_evidence",
+    "needed",
+]
 
 A = 0.5  # first shape of the Beta mixtures
 W = 0.5  # weight of the baseline's mixture against the constant martingale 1
@@ -117,20 +126,34 @@ def log_evidence(
     return value, p0
 
 
-def fail_candidates(
-    n1: Array, x1: Array, n0: Array, x0: Array, d: float, mixture_rate: float, alpha: float
+def candidates(
+    n1: Array,
+    x1: Array,
+    n0: Array,
+    x0: Array,
+    d: float,
+    mixture_rate: float,
+    alpha: float,
+    above: bool = True,
 ) -> NDArray[np.bool_]:
-    """A cheap necessary condition for FAIL: the estimate is above the tolerance and
-    the canary alone, against ``p0_hat + d``, has the evidence (the minimum over p0 is
-    at most its value at ``p0_hat``, where the baseline factor is at most 1)."""
+    """A cheap necessary condition for a decision (vectorised, for simulations): the
+    estimate is on the ``above`` (FAIL) or the other (PASS) side of the line, and the
+    canary alone, against ``p0_hat + d``, has the evidence. (The line minimum is at most
+    its value at ``p0_hat``, where the baseline's factor is at most 1.)"""
     r1 = np.divide(x1, n1, out=np.zeros_like(x1), where=n1 > 0)
     r0 = np.divide(x0, n0, out=np.zeros_like(x0), where=n0 > 0)
-    above = (r1 > r0 + d) & (n1 > 0) & (n0 > 0)
+    side = (r1 > r0 + d) & (n0 > 0) if above else r1 <= r0 + d
     p = np.clip(r0 + d, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = log_martingale(n1, x1, p, prior_b(mixture_rate))
-    out: NDArray[np.bool_] = above & (bound >= math.log(1 / alpha))
+    out: NDArray[np.bool_] = side & (n1 > 0) & (bound >= math.log(1 / alpha))
     return out
+
+
+def fail_candidates(
+    n1: Array, x1: Array, n0: Array, x0: Array, d: float, mixture_rate: float, alpha: float
+) -> NDArray[np.bool_]:
+    return candidates(n1, x1, n0, x0, d, mixture_rate, alpha, above=True)
 
 
 class Evidence:
