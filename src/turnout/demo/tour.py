@@ -9,7 +9,9 @@ slow requests, a long stream, WebSocket sessions) and then runs:
 2. ``rolling`` back to v1;
 3. ``bluegreen`` to v2, then ``turnout rollback`` inside the warm window;
 4. ``bluegreen`` to v3-bad, a release that answers 500 to the smoke check: caught
-   and rolled back automatically.
+   and rolled back automatically;
+5. ``canary`` to v3-bad as shipped (5% errors, 150 ms slower): the background
+   analysis catches it at 10% of the traffic and rolls it back.
 
 Each scenario is judged from what the load's clients saw in its own time window;
 the whole run is drawn as one timeline (report PNG + HTML). Every process is
@@ -66,6 +68,16 @@ drain_timeout = "10s"
 keep_warm = "2m"
 watch = "1s"
 
+[deploy.canary]
+steps = [ {{ weight = 10, pause = "20s" }}, {{ weight = 50, pause = "5s" }} ]
+background_analysis = "default"
+
+[analysis.default]
+judge = "sequential"
+# The load is mostly POSTs the bad release answers correctly: its 5% errors on
+# GET / are ~0.5% of its requests, so the tolerance is 0.2 points, not 1.
+max_error_rate_increase = 0.002
+
 [deploy.smoke]
 checks = [ {{ path = "/", expect = "200" }} ]
 timeout = "5s"
@@ -99,9 +111,17 @@ class Scenario:
     deploy: dict[str, Any]
     outcomes: list[Outcome]
     rollback_ms: float | None = None
+    bad: str | None = None  # a release whose own 500 answers are the fault being caught
+
+    def injected(self, o: Outcome) -> bool:
+        return self.bad is not None and not o.ok and o.status == 500 and o.release == self.bad
 
     def result(self) -> dict[str, Any]:
-        s = summarize(self.outcomes, duration=max(0.001, self.ended - self.started))
+        # A bad canary's own 500s are what the analysis caught, not requests the
+        # deploy lost: they are counted apart.
+        injected = [o for o in self.outcomes if self.injected(o)]
+        kept = [o for o in self.outcomes if not self.injected(o)]
+        s = summarize(kept, duration=max(0.001, self.ended - self.started))
         p99 = s.latency.p99 if s.latency else None
         status = self.deploy.get("status")
         verdict = {
@@ -123,6 +143,7 @@ class Scenario:
             if s.longest_gap is not None
             else None,
             "verdict": verdict,
+            "caught_errors": len(injected),
             "deploy": self.deploy.get("id"),
             "message": self.deploy.get("message"),
         }
@@ -259,15 +280,17 @@ def _scenarios(
             answer = api.rollback(None)
             d = wait_done(api, answer["deploy"]["id"])
             marks.extend(markers(api.timeline(d["id"])["events"], t_load))
-            scenarios.append(Scenario("bluegreen rollback", "v1", start, now(), d, []))
+            scenarios.append(Scenario("rollback", "v1", start, now(), d, []))
             say(f"{now():6.1f}s  -> {d['status']}: {d.get('message') or ''}")
-            deploy("bluegreen", bad, "bluegreen, bad release", "v3-bad")
+            deploy("bluegreen", bad, "bad -> bluegreen", "v3-bad")
+            deploy("canary", examples / "v3-bad", "bad -> canary", "v3-bad")
+            scenarios[-1].bad = "v3-bad"
             time.sleep(pause)
         finally:
             report = load.stop()
     for s in scenarios:
         s.outcomes = [o for o in report.outcomes if s.started <= o.end < s.ended]
-        if s.strategy == "bluegreen rollback":
+        if s.strategy == "rollback":
             back = [o.end for o in s.outcomes if o.ok and o.release == s.to]
             s.rollback_ms = (min(back) - s.started) * 1000 if back else None
     # On the plot: where each scenario starts, its failures and outcomes (not every step).
