@@ -3,6 +3,7 @@
     .venv/bin/python bench/canary_decisions.py           # the full grid, ~1-2 min on 2 cores
     .venv/bin/python bench/canary_decisions.py --quick   # a few seconds; figures rough
     .venv/bin/python bench/canary_decisions.py --json    # everything as JSON
+    .venv/bin/python bench/canary_decisions.py --markdown   # the tables for docs/
 
 A seeded simulation. Each second a Poisson number of requests arrives (20, 200 or
 2000 per second on average); each goes to the canary with probability ``share``
@@ -427,7 +428,8 @@ def _t(v: float | None, horizon: int) -> str:
     return f"{v:.0f}" if v < 600 else f"{v / 60:.0f}m"
 
 
-def tables(report: dict[str, Any]) -> str:
+def tables(report: dict[str, Any], markdown: bool = False) -> str:
+    grid = _markdown if markdown else _grid
     horizon = report["config"]["horizon_s"]
     lines = [
         f"Canary decisions: baseline {BASE:.1%} errors; {report['config']['runs']} runs per "
@@ -449,7 +451,7 @@ def tables(report: dict[str, Any]) -> str:
                 )
             rows.append(row)
     rows.sort(key=lambda r: (float(r[0][1:-3]), r[1], int(r[2])))
-    lines += _grid(head, rows)
+    lines += grid(head, rows)
     lines += ["", "A/A false rollback rate (both sides 0.1%); turnout's median time to PASS", ""]
     head = ["share", "req/s", *METHODS, "turnout pass"]
     rows = []
@@ -461,7 +463,7 @@ def tables(report: dict[str, Any]) -> str:
             + [f"{fa[m]:.2%}" for m in METHODS]
             + [f"{_t(tp['median_s'], horizon)} ({tp['detected']:.0%})"]
         )
-    lines += _grid(head, rows)
+    lines += grid(head, rows)
     lines += [
         "",
         "Limits calibrated on separate A/A runs to 1% false rollbacks (the @1% rules)",
@@ -475,7 +477,7 @@ def tables(report: dict[str, Any]) -> str:
         + [f"{c['calibrated']['kayenta']:.3g}"]
         for c in report["cells"]
     ]
-    lines += _grid(head, rows)
+    lines += grid(head, rows)
     t = report["targets"]
     ok = {True: "holds", False: "MISSED"}
     lines += [
@@ -492,6 +494,11 @@ def tables(report: dict[str, Any]) -> str:
         f"Python {platform.python_version()})",
     ]
     return "\n".join(lines)
+
+
+def _markdown(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return out + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -529,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small runs, 10 min horizon")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--markdown", action="store_true", help="the tables as Markdown")
     parser.add_argument("--runs", type=int, help="runs per bad canary (default 500)")
     parser.add_argument("--aa-runs", type=int, help="A/A runs per cell (default 2000)")
     parser.add_argument("--horizon", type=int, help="seconds per run (default 1800)")
@@ -566,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets(cells),
         "elapsed_s": round(time.monotonic() - started, 1),
     }  # fmt: skip
-    print(json.dumps(report, indent=1) if args.json else tables(report))
+    print(json.dumps(report, indent=1) if args.json else tables(report, args.markdown))
     return 0
 
 
