@@ -204,6 +204,8 @@ def test_no_decision_in_sight_at_the_tolerance_itself():
 
 def test_without_baseline_traffic_it_never_fails_but_can_pass():
     assert evidence(300, 30, 0, 0, CFG).decided is False  # 10% errors, baseline unknown
+    j = judge(CFG, window(300, 30, 0, 0))
+    assert j.verdict is Verdict.RUNNING and "baseline served no requests" in j.message
     e = evidence(2000, 0, 0, 0, CFG)  # p1 < tolerance holds whatever p0 >= 0 is
     assert e.decided and not e.above
 

@@ -280,10 +280,10 @@ def judge_sequential(cfg: AnalysisConfig, window: Window) -> Judgement:
             f"{what}: within {_pct(e.d)} of the baseline (p = {e.p_value:.2g})", payload,
         )  # fmt: skip
     if need is None:
+        why = "the baseline served no requests" if b.requests == 0 else "at these rates"
         return Judgement(
-            Verdict.RUNNING, "undecided",
-            f"{what}: at these rates no decision is in sight", payload,
-        )  # fmt: skip
+            Verdict.RUNNING, "undecided", f"{what}: {why}, no decision is in sight", payload
+        )
     return Judgement(
         Verdict.NOT_ENOUGH_DATA, "collecting",
         f"{what}: about {need} more canary requests to decide", payload, need,
