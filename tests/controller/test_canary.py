@@ -22,7 +22,7 @@ background_analysis = "default"
 [analysis.default]
 judge = "sequential"
 max_error_rate_increase = 0.01
-duration = "60s"
+duration = "120s"
 on_inconclusive = "rollback"
 """
 

@@ -10,7 +10,7 @@ once, instead of the request path checking every flag on every request.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Protocol
 
 from turnout.core.health import Health, HealthState
@@ -44,7 +44,7 @@ class Stats:
 
     def record(self, status: int, seconds: float) -> None:
         self.codes[status // 100] += 1
-        self.hist[bisect_right(LATENCY_BOUNDS, seconds)] += 1
+        self.hist[bisect_left(LATENCY_BOUNDS, seconds)] += 1  # le: a value on a bound counts in it
         self.dsum += seconds
 
     def merge(self, other: Stats) -> None:
