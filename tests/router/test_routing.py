@@ -133,3 +133,20 @@ def test_in_flight_request_finishes_where_it_started(router, demo_factory):
         assert c.get(router.url("/")).headers["x-release"] == "v2"
         assert slow.headers["x-release"] == "v1"
         assert len(slow.read()) == 60
+
+
+def test_cohort_header_labels_request_and_response_with_the_serving_pool(router, recorder_factory):
+    a, b = recorder_factory(), recorder_factory()
+    router.put_routes(
+        two_pools(a, b, 50, 50, sticky={"cookie": "uid"}, cohort_header="x-turnout-cohort")
+    )
+    seen = set()
+    for _ in range(20):
+        with httpx.Client() as c:
+            for _ in range(3):
+                r = c.get(router.url("/"))
+                seen.add(r.headers["x-turnout-cohort"])
+    assert seen == {"a", "b"}
+    assert all(req.header(b"x-turnout-cohort") == b"a" for req in a.requests)
+    assert all(req.header(b"x-turnout-cohort") == b"b" for req in b.requests)
+    assert len(a.requests) + len(b.requests) == 60

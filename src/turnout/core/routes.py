@@ -156,6 +156,16 @@ class RouteTableSpec(StrictModel):
     weights: dict[str, int] = Field(default_factory=dict)
     sticky: StickySpec | None = None
     rules: list[RuleSpec] = Field(default_factory=list)
+    # Release-level A/B: label each request (to the app) and response (to the client)
+    # with the pool that served it, e.g. "x-turnout-cohort: v2".
+    cohort_header: str | None = None
+
+    @field_validator("cohort_header")
+    @classmethod
+    def _cohort_header(cls, v: str | None) -> str | None:
+        if v is not None and not _TOKEN.match(v):
+            raise ValueError("must be an HTTP header name")
+        return v
 
     @field_validator("pools")
     @classmethod

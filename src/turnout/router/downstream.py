@@ -125,6 +125,12 @@ class Exchange:
             return
         pool, inst, self.pinned, self.set_cookie = sel
         self.pool = pool
+        cohorts = router.table.cohort_lines
+        if cohorts:
+            line = cohorts[pool.name]
+            req = self.req
+            req.head = req.head[:-2] + line + b"\r\n"  # to the app ...
+            self.set_cookie += line  # ... and back to the client
         if inst is None:
             router.count_unavailable(pool)
             self.respond_error(503, f"no healthy instance in pool {pool.name!r}", None)

@@ -97,6 +97,12 @@ class LiveTable:
             for r in spec.rules
         ]
         self.has_header_rules = any(not r.is_cookie for r in self.rules)
+        # Precomputed "<cohort header>: <pool>\r\n" per pool, when cohorts are labelled.
+        self.cohort_lines: dict[str, bytes] = (
+            {p: f"{spec.cohort_header}: {p}\r\n".encode() for p in self.pools}
+            if spec.cohort_header
+            else {}
+        )
         sticky = spec.sticky
         self.sticky_cookie = sticky.cookie.encode() if sticky else b""
         self.sticky_salt = sticky.salt if sticky else ""
