@@ -11,6 +11,9 @@ SRC = CORE.parent
 # Pure modules outside turnout.core (public SDK packages keep short import paths).
 PURE_OUTSIDE_CORE = [
     "flags/model.py", "flags/ops.py", "flags/compile.py", "flags/evaluate.py", "flags/edit.py",
+    "experiments/stats.py", "experiments/sequential.py", "experiments/bayes.py",
+    "experiments/cuped.py", "experiments/corrections.py", "experiments/power.py",
+    "experiments/assign.py", "experiments/model.py", "experiments/analysis.py",
 ]  # fmt: skip
 
 # Modules whose import means I/O (or an edge of the system) inside the pure core.
