@@ -36,9 +36,11 @@ def _root(
 
 def _register() -> None:
     from turnout.cli import demo, deploy, flags, inspect, lifecycle, migrate, report, router, verify
+    from turnout.cli import experiments as experiments_cli
 
     for group in (lifecycle, deploy, inspect, report, verify, router, demo, migrate, flags):
         group.register(app)
+    experiments_cli.register(app)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ class ControllerAPI(JsonServer):
         routes.add("GET", "/v1/logs", self.logs)
         routes.add("POST", "/v1/down", self.down)
         controller.flags.mount(routes)  # the flag service: OFREP, stream, /v1/flags
+        controller.experiments.mount(routes)  # /v1/experiments: definitions, events, results
         super().__init__(routes, token)
 
     @property
@@ -66,6 +67,7 @@ class ControllerAPI(JsonServer):
         source = body.get("source")
         if not isinstance(source, str) or not source:
             raise UserError("deploy: 'source' (a folder, archive, wheel or git:REF) is required")
+        self.c.experiments.check_deploy_allowed("deploy")
         submitted = await self.engine.submit_deploy(
             source, body.get("strategy"), bool(body.get("force")), body.get("user")
         )
@@ -114,6 +116,7 @@ class ControllerAPI(JsonServer):
 
     async def rollback(self, request: Request) -> Response:
         body = request.json()
+        self.c.experiments.check_deploy_allowed("rollback")
         submitted = await self.engine.submit_rollback(body.get("release"), body.get("user"))
         assert submitted.deploy is not None
         return Response(
@@ -180,6 +183,21 @@ class Controller:
         self.flags = FlagService.open(
             config.flags.database, config.flags.read_token, paths.state_dir, paths.root, self.token
         )
+        from turnout.experiments.service import ExperimentService
+        from turnout.experiments.traffic import ReleaseControl
+
+        self.experiments = ExperimentService.open(
+            config.experiments.database,
+            paths.state_dir,
+            paths.root,
+            ReleaseControl(self.engine, paths.root),
+            self._flag_variants,
+            config.experiments.ingest_token,
+        )
+
+    def _flag_variants(self, key: str) -> list[str] | None:
+        flag = self.flags.snapshot.document.flags.get(key)
+        return list(flag.variants) if flag is not None else None
 
     async def status(self) -> dict[str, Any]:
         engine = self.engine
@@ -253,6 +271,7 @@ class Controller:
     async def run(self) -> None:
         engine = self.engine
         await engine.recover()
+        await self.experiments.install_config(self.config.experiments.definitions)
         routes = ControllerAPI(self, self.token)
         host, _, port = self.config.controller.api.rpartition(":")
         try:
@@ -273,6 +292,7 @@ class Controller:
             engine.task.cancel()  # the deploy resumes from its journal next time
         await self.traffic.close()
         await self.flags.close()
+        await self.experiments.close()
         engine.store.close()
 
     async def _tick(self) -> None:
@@ -280,6 +300,7 @@ class Controller:
             await asyncio.sleep(1.0)
             try:
                 await self.engine.tick()
+                await self.experiments.tick()  # a release-level experiment's split stays live
             except TurnoutError as exc:
                 log.warning("background check: %s", exc)
             except Exception:

@@ -188,6 +188,32 @@ class FlagsConfig(StrictModel):
         return v
 
 
+class ExperimentsConfig(StrictModel):
+    """The experiment service in the controller (docs/experiments.md): where it stores
+    experiments and events, the token event senders need, and experiments declared
+    here as ``[experiments.<key>]`` tables (checked by the controller when it starts)."""
+
+    database: str | None = None  # default: sqlite:///<state_dir>/experiments.db
+    ingest_token: str | None = Field(default=None, repr=False)  # required to post events
+    definitions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tables(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out = {k: x for k, x in v.items() if not isinstance(x, dict) or k == "definitions"}
+        tables = {k: x for k, x in v.items() if isinstance(x, dict) and k != "definitions"}
+        if tables:
+            out["definitions"] = {**out.get("definitions", {}), **tables}
+        return out
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str | None) -> str | None:
+        return FlagsConfig._database(v)
+
+
 METRICS = ("error_rate", "latency_p50", "latency_p99", "latency_mean")
 Metric = Literal["error_rate", "latency_p50", "latency_p99", "latency_mean"]
 
@@ -313,6 +339,7 @@ class Config(StrictModel):
     )
     migrations: dict[str, Any] = Field(default_factory=dict)  # docs/migrations.md
     flags: FlagsConfig = FlagsConfig()  # docs/flags.md
+    experiments: ExperimentsConfig = ExperimentsConfig()  # docs/experiments.md
 
     @field_validator("migrations")
     @classmethod

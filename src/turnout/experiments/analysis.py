@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from turnout.experiments.bayes import bayes
 from turnout.experiments.corrections import adjust as correct
@@ -41,7 +41,7 @@ from turnout.experiments.stats import (
     welch,
 )
 
-__all__ = ["SRM_ALPHA", "VariantData", "analyze", "compare"]
+__all__ = ["SRM_ALPHA", "UnitSums", "VariantData", "analyze", "collect", "compare"]
 
 SRM_ALPHA = 0.001  # GrowthBook's and Fabijan et al.'s threshold
 
@@ -59,6 +59,59 @@ class VariantData:
     @property
     def n(self) -> int:
         return self.post.n
+
+
+class UnitSums(NamedTuple):
+    """One unit's values of one event: summed after its exposure (``post``) and in the
+    pre-period (``pre``), with the number of events in each."""
+
+    variant: str
+    post: float
+    post_n: int
+    pre: float
+    pre_n: int
+
+
+def _moments(values: list[float], n: int, binary: bool) -> Moments:
+    return Moments(n, float(sum(values)), float(sum(v * v for v in values)), binary)
+
+
+def collect(
+    spec: ExperimentSpec,
+    counts: Mapping[str, int],
+    sums: Mapping[str, Mapping[str, UnitSums]],
+) -> dict[str, dict[str, VariantData]]:
+    """Each metric's sums per variant, from the exposed units per variant (``counts``)
+    and, per event name, the units that had that event (``sums``; the other exposed
+    units count as 0). The pre-period is used when any unit has one."""
+    out: dict[str, dict[str, VariantData]] = {}
+    for metric in (*spec.metrics, *spec.guardrails):
+        binary = metric.kind == "proportion"
+        num = sums.get(metric.numerator, {})
+        den = sums.get(metric.denominator, {}) if metric.denominator else {}
+        has_pre = metric.kind != "ratio" and any(u.pre_n for u in num.values())
+        per: dict[str, VariantData] = {}
+        for variant in spec.variants:
+            n = int(counts.get(variant, 0))
+            units = {u: s for u, s in num.items() if s.variant == variant}
+            post = [(1.0 if s.post_n else 0.0) if binary else s.post for s in units.values()]
+            pre = [(1.0 if s.pre_n else 0.0) if binary else s.pre for s in units.values()]
+            if metric.kind == "ratio":
+                d_units = {u: s.post for u, s in den.items() if s.variant == variant}
+                cross = sum(s.post * d_units.get(u, 0.0) for u, s in units.items())
+                per[variant] = VariantData(
+                    _moments(post, n, False),
+                    denominator=_moments(list(d_units.values()), n, False),
+                    post_den=cross,
+                )
+                continue
+            per[variant] = VariantData(
+                _moments(post, n, binary),
+                _moments(pre, n, binary) if has_pre else None,
+                sum(a * b for a, b in zip(post, pre, strict=True)),
+            )
+        out[metric.name] = per
+    return out
 
 
 def samples(
