@@ -172,9 +172,21 @@ class Experiments:
         running = self.experiments.get(key)
         self._expose(key, running.phase if running else 0, unit, variant, at)
 
-    def track(self, unit: str, event: str, value: float = 1.0, at: float | None = None) -> None:
-        """Log an event of ``unit`` (a conversion, a purchase with its amount, ...)."""
-        self._put({"type": "event", "unit": str(unit), "name": event, "value": float(value)}, at)
+    def track(
+        self,
+        unit: str,
+        event: str,
+        value: float = 1.0,
+        at: float | None = None,
+        *,
+        event_id: str | None = None,
+    ) -> None:
+        """Log an event of ``unit`` (a conversion, a purchase with its amount, ...).
+        ``event_id`` (default: a random one) makes logging the same event again harmless."""
+        item = {"type": "event", "unit": str(unit), "name": event, "value": float(value)}
+        if event_id is not None:
+            item["id"] = event_id
+        self._put(item, at)
 
     def _expose(
         self, key: str, phase: int, unit: str, variant: str, at: float | None = None
@@ -190,7 +202,7 @@ class Experiments:
         self._put(event, at)
 
     def _put(self, event: dict[str, Any], at: float | None) -> None:
-        event["id"] = uuid.uuid4().hex
+        event.setdefault("id", uuid.uuid4().hex)
         event["at"] = time.time() if at is None else at
         with self._lock:
             if len(self._queue) >= self.max_queue:

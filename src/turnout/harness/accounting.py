@@ -103,6 +103,8 @@ class Outcome:
     stage: Stage = Stage.DONE
     converted: bool = False
     detail: str = ""
+    user: int | None = None  # the simulated user (LoadSpec.users), when there are users
+    cohort: str | None = None  # the response's LoadSpec.cohort_header, when asked for
 
     @property
     def ok(self) -> bool:
@@ -123,6 +125,8 @@ class Outcome:
             "status": self.status,
             "converted": self.converted,
             "detail": self.detail,
+            **({"user": self.user} if self.user is not None else {}),
+            **({"cohort": self.cohort} if self.cohort is not None else {}),
         }
 
 

@@ -39,6 +39,9 @@ class Exchange:
     converted: bool = False
     keep_alive: bool = True
     detail: str = ""
+    cohort_header: bytes | None = None  # lower-case; its value is kept in ``cohort``
+    cohort: str | None = None
+    cookies: list[bytes] | None = None  # Set-Cookie values, when a user keeps a jar
     _got_bytes: bool = field(default=False, repr=False)
     _framed: bool = field(default=False, repr=False)  # content-length or chunked
     _interim: bool = field(default=False, repr=False)  # a 1xx head is being parsed
@@ -131,6 +134,10 @@ class HttpConnection(asyncio.Protocol):
             exchange.converted = value.strip() == b"1"
         elif name in (b"content-length", b"transfer-encoding"):
             exchange._framed = True
+        elif name == b"set-cookie" and exchange.cookies is not None:
+            exchange.cookies.append(value)
+        elif name == exchange.cohort_header:
+            exchange.cohort = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         exchange = self._exchange

@@ -37,6 +37,7 @@ from turnout.harness.requests import (
     Prepared,
     SlowRequests,
     StreamRequests,
+    with_header,
 )
 from turnout.harness.spec import LoadSpec
 from turnout.harness.websocket import WebSocketClient, require_websockets
@@ -70,6 +71,33 @@ class _Pacer:
             await asyncio.sleep(slot - now)
 
 
+class Users:
+    """Simulated users for the GET clients (``LoadSpec.users``): each has a cookie jar.
+    A client acts for one user for ``requests_per_user`` requests in a row (a visit),
+    then takes the next user; after the last one the first comes back, cookies kept."""
+
+    def __init__(self, count: int, per_user: int) -> None:
+        self.count = count
+        self.per_user = per_user
+        self.jars: list[dict[str, str]] = [{} for _ in range(count)]
+        self._next = 0
+
+    def take(self) -> int:
+        user, self._next = self._next, (self._next + 1) % self.count
+        return user
+
+    def cookie_line(self, user: int) -> str | None:
+        jar = self.jars[user]
+        return "Cookie: " + "; ".join(f"{k}={v}" for k, v in jar.items()) if jar else None
+
+    def keep(self, user: int, set_cookies: list[bytes]) -> None:
+        for raw in set_cookies:
+            pair = raw.decode("latin-1").split(";", 1)[0]
+            name, sep, value = pair.partition("=")
+            if sep and name.strip():
+                self.jars[user][name.strip()] = value.strip()
+
+
 class Run:
     """The state one run's clients share: clock, budget, pacers, outcomes."""
 
@@ -83,6 +111,8 @@ class Run:
         self.ok = 0
         self.failed = 0
         self._budget = spec.max_requests
+        self.users = Users(spec.users, spec.requests_per_user) if spec.users else None
+        self.cohort_header = spec.cohort_header.lower().encode() if spec.cohort_header else None
         self._pacers = {
             kind: _Pacer(clients.rate, self.loop)
             for kind, clients in spec.mix.clients().items()
@@ -146,6 +176,9 @@ class HttpClient:
         self.persistent = persistent
         self.busy = False
         self._connection: HttpConnection | None = None
+        self._users = run.users if client in (Client.KEEPALIVE, Client.NEWCONN) else None
+        self._user: int | None = None
+        self._visit_left = 0
 
     async def loop(self) -> None:
         try:
@@ -163,6 +196,16 @@ class HttpClient:
     async def _one(self) -> Outcome:
         run, spec = self.run, self.run.spec
         prepared = self.source.next()
+        data, user = prepared.data, None
+        if self._users is not None:
+            if self._visit_left <= 0:
+                self._user, self._visit_left = self._users.take(), self._users.per_user
+            self._visit_left -= 1
+            user = self._user
+            assert user is not None
+            cookie = self._users.cookie_line(user)
+            if cookie is not None:
+                data = with_header(data, cookie)
         start = run.now()
         connection = self._connection
         if connection is None or not connection.reusable:
@@ -170,17 +213,23 @@ class HttpClient:
                 connection = await connect(spec.host, spec.port, spec.connect_timeout_s)
             except (OSError, TimeoutError) as exc:
                 kind, stage, detail = connect_failure(exc)
-                return Outcome(self.client, kind, start, run.now(), stage=stage, detail=detail)
+                return Outcome(
+                    self.client, kind, start, run.now(), stage=stage, detail=detail, user=user
+                )
             self._connection = connection
-        exchange = Exchange(prepared.check)
+        exchange = Exchange(prepared.check, cohort_header=run.cohort_header)
+        if user is not None:
+            exchange.cookies = []
         try:
-            await connection.send(prepared.data, exchange, prepared.timeout)
+            await connection.send(data, exchange, prepared.timeout)
         except asyncio.CancelledError:
             connection.abort()
             raise
         if not self.persistent or not connection.reusable:
             connection.close()
             self._connection = None
+        if user is not None and exchange.cookies and self._users is not None:
+            self._users.keep(user, exchange.cookies)
         return Outcome(
             self.client,
             exchange.kind or Kind.PROTOCOL,
@@ -191,6 +240,8 @@ class HttpClient:
             exchange.stage,
             exchange.converted,
             exchange.detail,
+            user,
+            exchange.cohort,
         )
 
     def cut_off(self) -> Outcome | None:

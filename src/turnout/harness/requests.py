@@ -13,7 +13,15 @@ from turnout.demo.content import BLOCK, pattern
 from turnout.harness.checks import AnyBody, BodyCheck, HomeBody, PatternBody
 from turnout.harness.spec import PostClients, SlowClients, StreamClients
 
-__all__ = ["GetRequests", "PostRequests", "Prepared", "SlowRequests", "StreamRequests", "head"]
+__all__ = [
+    "GetRequests",
+    "PostRequests",
+    "Prepared",
+    "SlowRequests",
+    "StreamRequests",
+    "head",
+    "with_header",
+]
 
 _CHUNKS_PER_BODY = 4  # a chunked POST body goes out in this many chunks
 
@@ -33,6 +41,11 @@ def head(
     lines += [f"{name}: {value}" for name, value in headers.items()]
     lines += extra
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def with_header(data: bytes, line: str) -> bytes:
+    """A bodiless request head with one more header line."""
+    return data[:-2] + line.encode("latin-1") + b"\r\n\r\n"
 
 
 class GetRequests:

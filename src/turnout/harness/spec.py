@@ -13,6 +13,7 @@ A bare integer stands for the concurrency: ``Mix(keepalive=4, post=1)``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -158,6 +159,11 @@ class LoadSpec(_Model):
     first_failures: int = Field(20, ge=0, le=10_000)
     seed: int = 0
     allow_remote: bool = False
+    users: int = Field(
+        0, ge=0, le=1_000_000, description="GET clients act for this many users with cookie jars"
+    )
+    requests_per_user: int = Field(1, ge=1, le=100_000, description="a user's visit, in requests")
+    cohort_header: str | None = Field(None, description="response header kept as the cohort")
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -168,6 +174,16 @@ class LoadSpec(_Model):
             )
         if self.mix.concurrency == 0:
             raise ValueError("the mix has no clients: give at least one kind a concurrency > 0")
+        get_clients = self.mix.keepalive.concurrency + self.mix.newconn.concurrency
+        if self.users and self.users < get_clients:
+            raise ValueError(
+                f"users ({self.users}) must be at least the GET clients ({get_clients}): "
+                "two clients must not act for one user at once"
+            )
+        if self.cohort_header is not None and not re.fullmatch(
+            r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", self.cohort_header
+        ):
+            raise ValueError(f"cohort_header: {self.cohort_header!r} is not a header name")
         for name, value in self.headers.items():
             if not name or any(c in name for c in " :\r\n") or any(c in value for c in "\r\n"):
                 raise ValueError(f"headers: {name!r}: {value!r} is not a valid header")
