@@ -114,7 +114,9 @@ def sample_size(
     def gap(total: float) -> float:
         n_t, n_c = share * total, (1 - share) * total
         se = standard_error(effect, mean, variance, n_c, n_t, binary)
-        width = half_width(total, se * se * total, alpha, tuning) if sequential else z_alpha * se
+        width = (
+            float(half_width(total, se * se * total, alpha, tuning)) if sequential else z_alpha * se
+        )
         return abs(effect) - width - z_power * se
 
     lo, hi = 4.0, 8.0

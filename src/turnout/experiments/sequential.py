@@ -32,6 +32,9 @@ with a look after every 100 units.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from turnout.experiments.stats import (
     Sample,
@@ -41,7 +44,7 @@ from turnout.experiments.stats import (
     estimate_variance,
 )
 
-__all__ = ["DEFAULT_TUNING", "half_width", "rho_squared", "sequential"]
+__all__ = ["DEFAULT_TUNING", "half_width", "log_evalue", "rho_squared", "sequential"]
 
 DEFAULT_TUNING = 5000.0  # units at which the sequence is tightest (GrowthBook's default)
 
@@ -56,15 +59,25 @@ def rho_squared(alpha: float, tuning: float = DEFAULT_TUNING) -> float:
 
 
 def half_width(
-    n_total: float, variance_per_unit: float, alpha: float, tuning: float = DEFAULT_TUNING
-) -> float:
+    n_total: Any, variance_per_unit: Any, alpha: float, tuning: float = DEFAULT_TUNING
+) -> Any:
     """Half-width of the sequence after ``n_total`` units when ``N * Var(estimate)`` is
-    ``variance_per_unit``."""
+    ``variance_per_unit`` (floats or numpy arrays)."""
     r2 = rho_squared(alpha, tuning)
     a = n_total * r2 + 1
-    return math.sqrt(variance_per_unit) * math.sqrt(
-        2 * a * math.log(math.sqrt(a) / alpha) / (n_total**2 * r2)
+    return np.sqrt(variance_per_unit) * np.sqrt(
+        2 * a * np.log(np.sqrt(a) / alpha) / (n_total**2 * r2)
     )
+
+
+def log_evalue(
+    n_total: Any, est: Any, variance: Any, alpha: float, tuning: float = DEFAULT_TUNING
+) -> Any:
+    """log E of "no effect" for an estimate with variance ``variance`` after ``n_total``
+    units (floats or numpy arrays); the always-valid p-value is ``min(1, exp(-log E))``."""
+    r2 = rho_squared(alpha, tuning)
+    a = n_total * r2 + 1
+    return r2 * n_total * est * est / variance / (2 * a) - 0.5 * np.log(a)
 
 
 def sequential(
@@ -79,11 +92,8 @@ def sequential(
     est = estimate(c, t, relative)
     var = estimate_variance(c, t, relative)
     n = c.n + t.n
-    v = var * n
-    half = half_width(n, v, alpha, tuning)
-    r2 = rho_squared(alpha, tuning)
-    a = n * r2 + 1
-    log_e = r2 * n * est * est / var / (2 * a) - 0.5 * math.log(a)
+    half = float(half_width(n, var * n, alpha, tuning))
+    log_e = float(log_evalue(n, est, var, alpha, tuning))
     p = 1.0 if log_e <= 0 else math.exp(-log_e)
     se = math.sqrt(var)
     lift = estimate(c, t, True) if c.raw_mean else math.nan

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from scipy import stats as sps
 
@@ -39,6 +40,7 @@ __all__ = [
     "TestResult",
     "estimate",
     "estimate_variance",
+    "lift_and_variance",
     "ratio_sample",
     "srm_pvalue",
     "welch_dof",
@@ -108,6 +110,16 @@ def ratio_sample(numerator: Moments, denominator: Moments, sum_products: float) 
     return Sample(n, ratio, max(0.0, var), ratio)
 
 
+def lift_and_variance(
+    n_c: Any, mean_c: Any, var_c: Any, n_t: Any, mean_t: Any, var_t: Any
+) -> tuple[Any, Any]:
+    """The relative lift and its delta-method variance, element-wise: floats or numpy
+    arrays (the simulations in bench/experiments.py use this very function)."""
+    lift = (mean_t - mean_c) / mean_c
+    var = var_t / (mean_c**2 * n_t) + var_c * mean_t**2 / (mean_c**4 * n_c)
+    return lift, var
+
+
 def estimate(c: Sample, t: Sample, relative: bool = True) -> float:
     """The lift ``(m_t - m_c) / r_c`` or the difference ``m_t - m_c``."""
     return (t.mean - c.mean) / c.raw_mean if relative else t.mean - c.mean
@@ -116,9 +128,7 @@ def estimate(c: Sample, t: Sample, relative: bool = True) -> float:
 def estimate_variance(c: Sample, t: Sample, relative: bool = True) -> float:
     """Variance of ``estimate`` (delta method for the lift)."""
     if relative:
-        return t.variance / (c.raw_mean**2 * t.n) + c.variance * t.raw_mean**2 / (
-            c.raw_mean**4 * c.n
-        )
+        return float(lift_and_variance(c.n, c.raw_mean, c.variance, t.n, t.raw_mean, t.variance)[1])
     return t.variance / t.n + c.variance / c.n
 
 
