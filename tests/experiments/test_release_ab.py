@@ -39,14 +39,14 @@ def test_release_ab_under_load_names_the_better_release(project: Project) -> Non
     assert "stop it first with 'turnout experiments stop shop-ab'" in refused.stderr
 
     port = int(project.listen.rsplit(":", 1)[1])
-    spec_load = LoadSpec(port=port, duration_s=8, mix=Mix(keepalive=6, newconn=2), users=2500,
+    spec_load = LoadSpec(port=port, duration_s=8, mix=Mix(keepalive=6, newconn=2), users=12_000,
                          requests_per_user=3, cohort_header="x-turnout-cohort")  # fmt: skip
     started = time.time()
     report = LoadRunner(spec_load).start().wait()
     assert report.failed == 0, report.text()
     assert report.share("v1") > 0.3 and report.share("v2") > 0.3
     sent = send_outcomes(project.api, report.outcomes, "shop-ab", "run-1", started)
-    assert sent > 2500
+    assert sent > 5000
     send_outcomes(project.api, report.outcomes, "shop-ab", "run-1", started)  # counted once
 
     data = json.loads(project.turnout("experiments", "results", "shop-ab", "--json").stdout)
@@ -58,6 +58,7 @@ def test_release_ab_under_load_names_the_better_release(project: Project) -> Non
     assert row["result"]["ci_low"] > 0
     text = project.turnout("experiments", "results", "shop-ab", check=True).stdout
     assert f"better: {treatment}" in text and "conversion" in text
+    print(f"\n{report.text()}\n{text}")  # the figures docs/experiments.md quotes (pytest -s)
 
     stopped = project.turnout("experiments", "stop", "shop-ab", check=True)
     assert f"everyone is on {control} again" in stopped.stdout

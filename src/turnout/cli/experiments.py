@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from turnout.cli.common import client, config_option, console, load
@@ -268,7 +269,8 @@ def _pct(v: float | None) -> str:
 
 
 def _print_results(data: dict[str, Any]) -> None:
-    out = console()
+    # a pipe or a file gets the whole table, not one squeezed to 80 columns
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     level = round(100 * (1 - data["alpha"]))
     units = ", ".join(f"{v} {n}" for v, n in data["exposures"].items())
     out.print(f"{data['key']}: {data['status']}, phase {data['phase']}; units: {units}")

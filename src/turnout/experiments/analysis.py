@@ -263,6 +263,8 @@ def analyze(
     for row in rows:
         metric = _metric(spec, row["metric"])
         row["verdict"] = _verdict(spec, metric, row)
+        if row["verdict"] in ("better", "worse") and row["power"]["needed"] is not None:
+            row["power"]["needed"] = 0  # decided: no more units are needed for it
     return {
         "key": spec.key,
         "method": spec.method,
