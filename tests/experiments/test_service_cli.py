@@ -24,13 +24,25 @@ SPEC = {
 }
 
 
+TOKEN = "ingest-s3cret"
+CONFIG = f"""
+[experiments]
+ingest_token = "{TOKEN}"
+
+[experiments.from-config]
+variants = {{ a = 1, b = 3 }}
+metrics = ["signup"]
+method = "bayesian"
+"""
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("experiments")
     p = Project(root / "shop", f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
                 f"127.0.0.1:{free_port()}")  # fmt: skip
     p.root.mkdir()
-    p.write_config()
+    p.write_config(extra=CONFIG)
     p.up()
     try:
         yield p
@@ -44,7 +56,7 @@ def test_define_assign_track_and_read_the_results(running: Project) -> None:
     out = running.turnout("experiments", "define", str(path), "--start", check=True)
     assert "checkout: defined (running), split control 50% / treatment 50%" in out.stdout
     rng = random.Random(5)
-    with Experiments.connect(f"http://{running.api}", flush_interval=0.2) as exp:
+    with Experiments.connect(f"http://{running.api}", TOKEN, flush_interval=0.2) as exp:
         seen = {}
         for i in range(3000):
             unit = f"user-{i}"
@@ -75,11 +87,14 @@ def test_ingestion_is_idempotent_by_event_id_over_http(running: Project) -> None
         {"type": "event", "id": "http-e1", "unit": "http-1", "name": "purchase", "value": 5},
         {"type": "event", "id": "http-e1", "unit": "http-1", "name": "purchase", "value": 5},
     ]}  # fmt: skip
-    first = httpx.post(url, json=batch, timeout=10).json()  # no token: SDKs post freely
+    refused = httpx.post(url, json=batch, timeout=10)
+    assert refused.status_code == 401 and "ingest_token" in refused.json()["error"]
+    auth = {"Authorization": f"Bearer {TOKEN}"}  # not the controller's token
+    first = httpx.post(url, json=batch, headers=auth, timeout=10).json()
     assert (first["accepted"], first["duplicates"]) == (2, 1)
-    again = httpx.post(url, json=batch, timeout=10).json()
+    again = httpx.post(url, json=batch, headers=auth, timeout=10).json()
     assert (again["accepted"], again["duplicates"]) == (0, 3)
-    bad = httpx.post(url, json={"events": "x"}, timeout=10)
+    bad = httpx.post(url, json={"events": "x"}, headers=auth, timeout=10)
     assert bad.status_code == 400 and "events" in bad.json()["error"]
 
 
@@ -113,7 +128,8 @@ def test_errors_name_what_is_wrong(running: Project) -> None:
                           "nope", "--metric", "buy")  # fmt: skip
     assert out.returncode == 2 and "no flag 'nope'" in out.stderr
     out = running.turnout("experiments", "results", "missing")
-    assert out.returncode == 2 and "no experiment 'missing'; experiments: checkout" in out.stderr
+    assert out.returncode == 2
+    assert "no experiment 'missing'; experiments: from-config, checkout" in out.stderr
     out = running.turnout("experiments", "start", "checkout")
     assert out.returncode == 2 and "already running" in out.stderr
 
@@ -123,8 +139,19 @@ def test_stop_freezes_the_results(running: Project) -> None:
     assert out.stdout.startswith("checkout: stopped;")
     late = {"events": [{"type": "exposure", "experiment": "checkout", "unit": "late",
                         "variant": "control"}]}  # fmt: skip
-    answer = httpx.post(f"http://{running.api}/v1/experiments/events", json=late, timeout=10)
+    answer = httpx.post(f"http://{running.api}/v1/experiments/events", json=late,
+                        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)  # fmt: skip
     assert answer.json()["rejected"][0]["error"] == "experiment 'checkout' is not running"
     report = running.turnout("experiments", "results", "checkout", "--report", check=True)
     assert "experiment-checkout.html" in report.stdout
     assert (running.state_dir / "reports" / "experiment-checkout.png").stat().st_size > 5000
+
+
+def test_experiments_declared_in_the_config_exist_after_up(running: Project) -> None:
+    shown = json.loads(running.turnout("experiments", "show", "from-config", "--json").stdout)
+    assert shown["status"] == "draft" and shown["weights"] == {"a": 1, "b": 3}
+    assert shown["spec"]["method"] == "bayesian"
+    counts = {"a": 0, "b": 0}
+    for slot_owner in shown["layout"]:
+        counts[slot_owner[2]] += slot_owner[1] - slot_owner[0]
+    assert counts == {"a": 2500, "b": 7500}

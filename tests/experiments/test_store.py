@@ -125,6 +125,18 @@ def test_from_the_store_to_results(store: ExperimentStore) -> None:
     assert buy["treatment"]["mean"] == pytest.approx(67 / 200)
     revenue = next(r for r in out["comparisons"] if r["metric"] == "revenue")
     assert revenue["treatment"]["mean"] == pytest.approx(10 * 67 / 200)
+    assert revenue["cuped_theta"] is None  # no pre-period data: no CUPED
+    # pre-period purchases that predict the later ones: CUPED applies and narrows the interval
+    pre = [event(f"p{i}", f"u{i}", 10.0, 1000.0) for i in range(400)
+           if i % (5 if i % 2 else 3) == 0 or i % 7 == 0]  # fmt: skip
+    store.ingest(pre, now=2000.0)
+    sums = {"buy": store.unit_sums("checkout", 1, "buy", None, 500.0)}
+    cuped = analyze(SPEC, counts, collect(SPEC, counts, sums))
+    adjusted = next(r for r in cuped["comparisons"] if r["metric"] == "revenue")
+    assert adjusted["cuped_theta"] > 0
+    width = adjusted["frequentist"]["ci_high"] - adjusted["frequentist"]["ci_low"]
+    plain = revenue["frequentist"]["ci_high"] - revenue["frequentist"]["ci_low"]
+    assert width < 0.8 * plain
 
 
 def test_keys_are_unique(store: ExperimentStore) -> None:
