@@ -145,9 +145,10 @@ class Experiments:
 
     def assign(self, key: str, unit: str, *, expose: bool = True) -> str | None:
         """The variant of ``unit`` in running experiment ``key`` (None when it does not
-        run here); logs the unit's exposure unless ``expose=False``."""
+        run, or when it is release-level: the router assigns those; report what it
+        labelled with ``expose``); logs the unit's exposure unless ``expose=False``."""
         running = self.experiments.get(key)
-        if running is None:
+        if running is None or running.spec.kind == "release":  # the router assigns those
             return None
         variant = assign(unit, running.spec.assignment_seed, running.layout)
         if expose:
