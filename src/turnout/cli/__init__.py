@@ -35,10 +35,22 @@ def _root(
 
 
 def _register() -> None:
-    from turnout.cli import demo, deploy, flags, inspect, lifecycle, migrate, report, router, verify
+    from turnout.cli import (
+        demo,
+        deploy,
+        flags,
+        hotswap,
+        inspect,
+        lifecycle,
+        migrate,
+        report,
+        router,
+        verify,
+    )
     from turnout.cli import experiments as experiments_cli
 
-    for group in (lifecycle, deploy, inspect, report, verify, router, demo, migrate, flags):
+    groups = (lifecycle, deploy, inspect, report, verify, router, hotswap, demo, migrate, flags)
+    for group in groups:
         group.register(app)
     experiments_cli.register(app)
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from turnout.app import TurnoutASGI, TurnoutWSGI
 from turnout.demo.asgi import DemoASGIApp
 from turnout.demo.options import parse_args
 from turnout.demo.release import DemoRelease
@@ -53,8 +54,11 @@ def main(argv: Sequence[str] | None = None, *, release_file: Path | None = None)
     return serve(release, options)
 
 
-app = DemoASGIApp(release_from_env())
-wsgi_app = DemoWSGIApp(app.release)
+_release = release_from_env()
+# Hosted by a server (uvicorn, gunicorn), the app drains the way turnout asks it to
+# (turnout.app): health 503, Connection: close and WebSockets closed with 1001.
+app = TurnoutASGI(DemoASGIApp(_release))
+wsgi_app = TurnoutWSGI(DemoWSGIApp(_release))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 __all__ = [
     "ProcStat",
+    "descendants",
     "group_members",
     "parse_environ",
     "parse_stat",
@@ -35,6 +36,7 @@ class ProcStat:
 
     pid: int  # field 1
     state: str  # field 3: R running, S sleeping, D disk, Z zombie, T stopped, X dead, ...
+    ppid: int  # field 4: parent
     pgid: int  # field 5: process group
     sid: int  # field 6: session
     start_ticks: int  # field 22: start time after boot, in clock ticks
@@ -57,6 +59,7 @@ def parse_stat(text: str) -> ProcStat:
     return ProcStat(
         pid=pid,
         state=fields[0],
+        ppid=int(fields[1]),
         pgid=int(fields[2]),
         sid=int(fields[3]),
         start_ticks=int(fields[19]),
@@ -102,6 +105,23 @@ def pids() -> Iterator[int]:
     for entry in os.scandir(PROC):
         if entry.name.isdigit():
             yield int(entry.name)
+
+
+def descendants(root: int) -> set[int]:
+    """``root`` and every live process below it (children, grandchildren, ...)."""
+    children: dict[int, list[int]] = {}
+    for pid in pids():
+        stat = read_stat(pid)
+        if stat is not None and not stat.dead:
+            children.setdefault(stat.ppid, []).append(pid)
+    found = {root}
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
 
 
 def group_members(pgid: int) -> list[ProcStat]:

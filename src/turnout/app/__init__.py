@@ -1,0 +1,218 @@
+"""App-side helpers for zero-downtime swaps: ASGI and WSGI middleware.
+
+Wrap your app once::
+
+    from turnout.app import TurnoutASGI, TurnoutWSGI
+    app = TurnoutASGI(app)            # uvicorn, hypercorn, granian
+    application = TurnoutWSGI(app)    # gunicorn, uWSGI, mod_wsgi
+
+What they do:
+
+- **Drain on notice.** ``turnout run`` (and any supervisor that sets
+  ``TURNOUT_DRAIN_FILE``) creates that file when it wants this process gone.
+  From then on the health endpoint answers 503 — so load balancers that only know
+  health checks stop sending traffic before the process stops accepting — every
+  response carries ``Connection: close`` — so keep-alive clients move to the new
+  process on their next request instead of racing a closing socket — and open
+  WebSockets are closed with 1001 "going away". ``drain.start()`` does the same
+  from code (e.g. a SIGTERM handler).
+- **Readiness gate.** Until the app is ready the health endpoint answers 503:
+  for ASGI, until the lifespan startup completed (when the server runs lifespan);
+  or until ``readiness.set_ready()`` when a ``Readiness`` is passed.
+
+The health path is answered by the middleware only while draining or not ready;
+otherwise it goes to the app, so the app's own checks still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+__all__ = ["Drain", "Readiness", "TurnoutASGI", "TurnoutWSGI"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_CLOSE = (b"connection", b"close")
+_BODY = b'{"status": "draining"}\n'
+
+
+class Drain:
+    """Whether this process was asked to drain: the file named by ``TURNOUT_DRAIN_FILE``
+    exists (looked at most every ``every`` seconds), or ``start()`` was called."""
+
+    def __init__(self, path: str | None = None, every: float = 0.1) -> None:
+        self.path = path if path is not None else os.environ.get("TURNOUT_DRAIN_FILE")
+        self.every = every
+        self._started = False
+        self._checked = 0.0
+        self._seen = False
+
+    def start(self) -> None:
+        self._started = True
+
+    @property
+    def draining(self) -> bool:
+        if self._started or self._seen:
+            return True
+        if self.path:
+            now = time.monotonic()
+            if now - self._checked >= self.every:
+                self._checked = now
+                self._seen = os.path.exists(self.path)
+        return self._seen
+
+
+class Readiness:
+    def __init__(self, ready: bool = False) -> None:
+        self._ready = threading.Event()
+        if ready:
+            self._ready.set()
+
+    def set_ready(self) -> None:
+        self._ready.set()
+
+    def set_not_ready(self) -> None:
+        self._ready.clear()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+
+class TurnoutASGI:
+    def __init__(
+        self,
+        app: ASGIApp,
+        health_path: str = "/healthz",
+        drain: Drain | None = None,
+        readiness: Readiness | None = None,
+    ) -> None:
+        self.app = app
+        self.health_path = health_path
+        self.drain = drain or Drain()
+        self.readiness = readiness
+        self.lifespan_seen = False
+        self.started_up = False
+
+    def _ready(self) -> bool:
+        if self.readiness is not None and not self.readiness.ready:
+            return False
+        return self.started_up or not self.lifespan_seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.lifespan_seen = True
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                self.started_up = True
+            await send(message)
+
+        await self.app(scope, receive, watched)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path") == self.health_path and (self.drain.draining or not self._ready()):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/json"), _CLOSE],
+                }
+            )
+            await send({"type": "http.response.body", "body": _BODY})
+            return
+        drain = self.drain
+
+        async def closing(message: Message) -> None:
+            # Decided when the response starts, not when the request came: a request
+            # that began before the notice and ends after it must close its connection.
+            if message["type"] == "http.response.start" and drain.draining:
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, _CLOSE]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        closed = asyncio.Event()
+        accepted = asyncio.Event()
+
+        async def tracked_send(message: Message) -> None:
+            if message["type"] == "websocket.accept":
+                accepted.set()
+            if message["type"] == "websocket.close":
+                closed.set()
+            await send(message)
+
+        async def going_away() -> None:
+            while not closed.is_set():
+                if accepted.is_set() and self.drain.draining:
+                    closed.set()
+                    await send({"type": "websocket.close", "code": 1001, "reason": "going away"})
+                    return
+                await asyncio.sleep(self.drain.every)
+
+        watcher = asyncio.get_running_loop().create_task(going_away())
+        try:
+            await self.app(scope, receive, tracked_send)
+        finally:
+            watcher.cancel()
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class TurnoutWSGI:
+    def __init__(
+        self,
+        app: WSGIApp,
+        health_path: str = "/healthz",
+        drain: Drain | None = None,
+        readiness: Readiness | None = None,
+    ) -> None:
+        self.app = app
+        self.health_path = health_path
+        self.drain = drain or Drain()
+        self.readiness = readiness
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        draining = self.drain.draining
+        not_ready = self.readiness is not None and not self.readiness.ready
+        if environ.get("PATH_INFO") == self.health_path and (draining or not_ready):
+            start_response(
+                "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Connection", "close")],
+            )
+            return [_BODY]
+        drain = self.drain
+
+        def closing(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            # Servers that honour it (e.g. waitress, wsgiref) close the connection;
+            # gunicorn drops hop-by-hop headers but lingers kept-alive connections
+            # itself when stopped.
+            if drain.draining:
+                kept = [(k, v) for k, v in headers if k.lower() != "connection"]
+                headers = [*kept, ("Connection", "close")]
+            return start_response(status, headers, *exc)
+
+        return self.app(environ, closing)
