@@ -120,13 +120,24 @@ class TurnoutASGI:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.lifespan_seen = True
+        answered = False
 
         async def watched(message: Message) -> None:
+            nonlocal answered
             if message["type"] == "lifespan.startup.complete":
                 self.started_up = True
+            if message["type"].startswith("lifespan.startup."):
+                answered = True
             await send(message)
 
-        await self.app(scope, receive, watched)
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            if not answered:
+                # The app does not run lifespan (it raised or returned without answering
+                # the startup, as Django does): servers go on and serve it, so readiness
+                # must not wait for a startup that never comes.
+                self.lifespan_seen = False
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("path") == self.health_path and (self.drain.draining or not self._ready()):
@@ -154,8 +165,16 @@ class TurnoutASGI:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         closed = asyncio.Event()
         accepted = asyncio.Event()
+        went_away = False
 
         async def tracked_send(message: Message) -> None:
+            if went_away:
+                # We closed it (1001): a close of the app's own would be a second one,
+                # which servers reject (RuntimeError); for anything else the connection
+                # is gone, as after a client disconnect (ASGI: an OSError).
+                if message["type"] == "websocket.close":
+                    return
+                raise OSError("WebSocket closed with 1001 (going away): the app is draining")
             if message["type"] == "websocket.accept":
                 accepted.set()
             if message["type"] == "websocket.close":
@@ -163,9 +182,11 @@ class TurnoutASGI:
             await send(message)
 
         async def going_away() -> None:
+            nonlocal went_away
             while not closed.is_set():
                 if accepted.is_set() and self.drain.draining:
                     closed.set()
+                    went_away = True
                     await send({"type": "websocket.close", "code": 1001, "reason": "going away"})
                     return
                 await asyncio.sleep(self.drain.every)
