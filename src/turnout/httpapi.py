@@ -157,6 +157,17 @@ class JsonServer:
     def __init__(self, routes: Routes, token: str | None) -> None:
         self.routes = routes
         self.token = token.encode() if token else None
+        self.refusing: str | None = None
+        self._idle: set[asyncio.StreamWriter] = set()
+
+    def refuse(self, reason: str | None) -> None:
+        """While ``reason`` is set, every request is answered ``503`` with ``Retry-After``
+        and its connection closed, and idle connections are closed now: clients retry
+        on a new connection (e.g. to a router's successor). ``None`` ends it."""
+        self.refusing = reason
+        if reason is not None:
+            for writer in list(self._idle):
+                writer.close()
 
     def authorized(self, headers: dict[str, str]) -> bool:
         if self.token is None:
@@ -168,7 +179,8 @@ class JsonServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while True:
+            while self.refusing is None:
+                self._idle.add(writer)
                 try:
                     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 300)
                 except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
@@ -176,6 +188,8 @@ class JsonServer:
                 except asyncio.LimitOverrunError:
                     writer.write(error(431, "request head too large").encode(False))
                     return
+                finally:
+                    self._idle.discard(writer)
                 lines = head.decode("latin-1").split("\r\n")
                 parts = lines[0].split(" ")
                 if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -200,6 +214,12 @@ class JsonServer:
                     return
                 body = await reader.readexactly(length) if length else b""
                 keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+                if self.refusing is not None:
+                    busy = Response(503, {"error": f"{self.refusing}; retry"},
+                                    headers={"Retry-After": "0"})  # fmt: skip
+                    writer.write(busy.encode(False))
+                    await writer.drain()
+                    return
                 response = await self.dispatch(method, target, headers, body)
                 if isinstance(response, StreamResponse):
                     await self._stream(writer, response)

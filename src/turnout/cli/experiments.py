@@ -19,7 +19,6 @@ from rich.table import Table
 
 from turnout.cli.common import client, config_option, console, load
 from turnout.errors import UserError
-from turnout.experiments.model import parse_weights, validate_spec
 
 experiments_app = typer.Typer(
     name="experiments",
@@ -107,6 +106,8 @@ def define(
     config: Path = config_option(),
 ) -> None:
     """Define an experiment from a file (checked here first, named by the file)."""
+    from turnout.experiments.model import validate_spec
+
     try:
         text = file.read_text()
     except OSError as exc:
@@ -168,6 +169,8 @@ def start(
     config: Path = config_option(),
 ) -> None:
     """Start an experiment: one defined before, or a new one from the options."""
+    from turnout.experiments.model import parse_weights, validate_spec
+
     with client(config) as api:
         if releases is None and variants is None:
             data = api.call("POST", f"/v1/experiments/{key}/start", json={"user": _user()})
@@ -210,6 +213,8 @@ def weights(
 ) -> None:
     """Change the split. Shows first how many units it re-assigns; a running experiment
     starts a new phase (the analysis counts the units exposed from then on)."""
+    from turnout.experiments.model import parse_weights
+
     new = parse_weights(split, "SPLIT")
     with client(config) as api:
         preview = api.call(

@@ -47,14 +47,19 @@ def spawn(name: str, argv: list[str], run_dir: Path, log_path: Path) -> int:
             start_new_session=True,
             close_fds=True,
         )
+    record(name, proc.pid, run_dir)
+    return proc.pid
+
+
+def record(name: str, pid: int, run_dir: Path) -> None:
+    """Record ``pid`` as the process ``name`` (e.g. a router that took over)."""
     ticks = None
     for _ in range(100):
-        ticks = start_ticks(proc.pid)
+        ticks = start_ticks(pid)
         if ticks is not None:
             break
         time.sleep(0.01)
-    (run_dir / f"{name}.json").write_text(json.dumps({"pid": proc.pid, "ticks": ticks}))
-    return proc.pid
+    (run_dir / f"{name}.json").write_text(json.dumps({"pid": pid, "ticks": ticks}))
 
 
 def running(name: str, run_dir: Path) -> int | None:

@@ -52,12 +52,16 @@ class RouterTraffic:
         while True:
             try:
                 response = await self._http.request(method, path, **kw)
-                break
+                # 503 + Retry-After: the router is handing over to its successor.
+                if not (response.status_code == 503 and "retry-after" in response.headers):
+                    break
+                problem = response.text.strip()
             except httpx.TransportError as exc:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise SystemFault(f"router admin {self.admin} unreachable: {exc}") from None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                problem = str(exc)
+            if asyncio.get_running_loop().time() > deadline:
+                raise SystemFault(f"router admin {self.admin} unreachable: {problem}") from None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
         return answer(response, "router")
 
     async def apply(self, table: dict[str, Any]) -> int:

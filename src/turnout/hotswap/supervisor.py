@@ -40,8 +40,8 @@ from turnout.core.routes import parse_address
 from turnout.errors import SystemFault, TurnoutError, UserError
 from turnout.hotswap import probe as probes
 from turnout.hotswap import servers
-from turnout.hotswap.sockets import SD_LISTEN_FDS_START, bind, child_argv, child_env
 from turnout.runtime.procfs import descendants
+from turnout.runtime.sockets import SD_LISTEN_FDS_START, bind, child_argv, child_env
 
 log = logging.getLogger("turnout.run")
 FREEZE = 0.2  # seconds the old generation is stopped before its graceful stop

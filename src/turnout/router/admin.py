@@ -38,6 +38,7 @@ class AdminAPI(JsonServer):
         routes.add("GET", "/v1/health", self.get_health)
         routes.add("GET", "/v1/stats", self.get_stats)
         routes.add("GET", "/metrics", self.get_metrics)
+        routes.add("POST", "/v1/restart", self.post_restart)
         super().__init__(routes, router.settings.token)
 
     def _targets(self, data: dict[str, Any], allowed: set[str]) -> list[Any]:
@@ -69,6 +70,14 @@ class AdminAPI(JsonServer):
         data = request.json()
         targets = self._targets(data, {"pool", "instance", "instances"})
         return Response(200, await self.router.undrain(targets))
+
+    async def post_restart(self, request: Request) -> Response:
+        data = request.json()
+        unknown = set(data) - {"timeout"}
+        if unknown:
+            raise UserError(f"unknown key {sorted(unknown)[0]!r}; use timeout")
+        timeout = _duration(data.get("timeout"), "timeout", 30.0)
+        return Response(200, await self.router.restart(timeout))
 
     async def get_health(self, request: Request) -> Response:
         router = self.router

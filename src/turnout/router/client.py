@@ -6,6 +6,7 @@ Every call maps the router's answer to turnout's errors: 400 -> ``UserError``,
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -30,11 +31,26 @@ class RouterAdmin:
         self.close()
 
     def _call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        try:
-            response = self._http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise SystemFault(f"router admin {self.address}: {exc}") from None
+        # A router handing over to its successor answers 503 + Retry-After, and closes
+        # idle connections (a request crossing that close breaks on a kept-alive
+        # connection, unread): both are retried, on a new connection.
+        for attempt in range(20):
+            try:
+                response = self._http.request(method, path, **kw)
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+                if attempt == 19:
+                    raise SystemFault(f"router admin {self.address}: {exc}") from None
+            except httpx.HTTPError as exc:
+                raise SystemFault(f"router admin {self.address}: {exc}") from None
+            else:
+                if response.status_code != 503 or "retry-after" not in response.headers:
+                    break
+            time.sleep(min(0.05 * 2**attempt, 0.5))
         return answer(response, f"router admin {self.address}")
+
+    def restart(self, timeout: str = "30s") -> dict[str, Any]:
+        """Hand over to a new router process (same command line); its pid and timing."""
+        return self._call("POST", "/v1/restart", json={"timeout": timeout})
 
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/v1/health")

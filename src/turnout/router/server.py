@@ -22,15 +22,17 @@ from typing import Any
 
 from turnout.core.health import Health, HealthState, observe
 from turnout.core.retry import CONNECT, TIMEOUT
-from turnout.core.routes import RouteTableSpec, RouteTableUpdate, parse_address, parse_route_table
+from turnout.core.routes import RouteTableSpec, RouteTableUpdate, parse_route_table
 from turnout.errors import ConflictError, SystemFault, UserError
+from turnout.router import handover
 from turnout.router.downstream import CONNECTING, ClientConnection, Exchange
 from turnout.router.healthcheck import HealthChecker
-from turnout.router.instances import DRAIN, LATENCY_BOUNDS, READY, Instance, Stats
+from turnout.router.instances import DRAIN, ERROR_KINDS, LATENCY_BOUNDS, READY, Instance, Stats
 from turnout.router.settings import RouterSettings
 from turnout.router.state import FORMAT, STATE_FILE, read_state, write_atomic
 from turnout.router.table import LivePool, LiveTable
 from turnout.router.upstream import UpstreamConnection
+from turnout.runtime import sockets as sd
 
 log = logging.getLogger("turnout.router")
 
@@ -59,6 +61,12 @@ class Router:
         self.client_aborts = 0
         self.servers: list[asyncio.Server] = []
         self.admin_server: asyncio.Server | None = None
+        # The listening sockets themselves, held for the router's life (the servers
+        # accept on duplicates): what a successor inherits on restart.
+        self.listen_sockets: list[socket.socket] = []
+        self.admin_socket: socket.socket | None = None
+        self.admin_api: Any = None
+        self.successor: int | None = None  # pid of the router this one handed over to
         self.state_path = Path(settings.state_dir) / STATE_FILE if settings.state_dir else None
         self._apply_lock = asyncio.Lock()
         self._persist_lock = asyncio.Lock()
@@ -122,6 +130,7 @@ class Router:
     async def apply(self, update: RouteTableUpdate, wait_healthy: float | None = None) -> int:
         """Make ``update`` the live table; returns its generation once live and saved."""
         async with self._apply_lock:
+            self._check_not_handed_over()
             if (
                 update.expected_generation is not None
                 and update.expected_generation != self.generation
@@ -141,6 +150,10 @@ class Router:
             self._swap(spec)
         await self.persist()
         return self.generation
+
+    def _check_not_handed_over(self) -> None:
+        if self.successor is not None:
+            raise SystemFault(f"this router handed over to pid {self.successor}; retry")
 
     def _stage(self, spec: RouteTableSpec) -> None:
         """Create and configure the table's instances (health checks start) before the swap."""
@@ -281,10 +294,12 @@ class Router:
 
     async def drain(self, instances: list[Instance], timeout: float) -> dict[str, Any]:
         start = self.loop.time()
-        for inst in instances:
-            inst.admin = DRAIN
-            inst.refresh()  # no new requests; idle upstream connections close
-        await self.persist()
+        async with self._apply_lock:  # one change at a time, and none during a hand-over
+            self._check_not_handed_over()
+            for inst in instances:
+                inst.admin = DRAIN
+                inst.refresh()  # no new requests; idle upstream connections close
+            await self.persist()
         waits = []
         for inst in instances:
             if inst.in_flight > 0:
@@ -304,10 +319,12 @@ class Router:
         }
 
     async def undrain(self, instances: list[Instance]) -> dict[str, Any]:
-        for inst in instances:
-            inst.admin = READY
-            inst.refresh()
-        await self.persist()
+        async with self._apply_lock:
+            self._check_not_handed_over()
+            for inst in instances:
+                inst.admin = READY
+                inst.refresh()
+            await self.persist()
         return {"instances": [i.address for i in instances], "state": READY}
 
     # --- views ----------------------------------------------------------------------------
@@ -338,13 +355,10 @@ class Router:
 
     def stats_view(self) -> dict[str, Any]:
         """Counters per pool (live instances plus retired ones), for timelines."""
-        pools: dict[str, Stats] = {}
+        pools = self.pool_stats()
         in_flight: dict[str, int] = {}
-        for name, rest in self.remainders.items():
-            pools.setdefault(name, Stats()).merge(rest)
         for inst in self.instances.values():
             if inst.pool:
-                pools.setdefault(inst.pool, Stats()).merge(inst.stats)
                 in_flight[inst.pool] = in_flight.get(inst.pool, 0) + inst.in_flight
         return {
             "generation": self.generation,
@@ -391,16 +405,48 @@ class Router:
                 if not self._persist_again:
                     return
 
-    def restore(self) -> None:
-        if self.state_path is None:
+    def pool_stats(self) -> dict[str, Stats]:
+        """Counters per pool: retired instances' remainders plus the live instances."""
+        pools: dict[str, Stats] = {}
+        for name, rest in self.remainders.items():
+            pools.setdefault(name, Stats()).merge(rest)
+        for inst in self.instances.values():
+            if inst.pool:
+                pools.setdefault(inst.pool, Stats()).merge(inst.stats)
+        return pools
+
+    def _adopt_stats(self, saved: Any) -> None:
+        """Continue a predecessor's per-pool counters (they stay monotonic across a restart)."""
+        if not isinstance(saved, dict):
             return
-        try:
-            data = read_state(self.state_path)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
+        for name, data in saved.items():
+            with contextlib.suppress(TypeError, ValueError, KeyError):
+                st = Stats()
+                codes, hist = list(map(int, data["codes"])), list(map(int, data["hist"]))
+                if len(codes) == len(st.codes) and len(hist) == len(st.hist):
+                    st.codes, st.hist = codes, hist
+                    st.dsum = float(data["sum"])
+                    st.retries = int(data["retries"])
+                    for kind in ERROR_KINDS:
+                        st.errors[kind] = int(data["errors"].get(kind, 0))
+                    self.pool_remainder(str(name)).merge(st)
+
+    def restore(self) -> None:
+        data = handover.read_handover()
+        source = "the hand-over from the previous router"
+        if data is not None:
+            self._adopt_stats(data.pop("stats", None))
+        elif self.state_path is None:
+            return
+        else:
+            source = str(self.state_path)
+            try:
+                data = read_state(self.state_path)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
         if data is None:
             return
-        update = parse_route_table(data.get("table", {}), source=str(self.state_path))
+        update = parse_route_table(data.get("table", {}), source=source)
         spec = update.table()
         self._stage(spec)
         saved = data.get("instances", {})
@@ -415,30 +461,75 @@ class Router:
             inst.refresh()
         self.generation = int(data.get("generation", 1)) - 1
         self._swap(spec)
-        log.info("restored route table generation %d from %s", self.generation, self.state_path)
+        log.info("restored route table generation %d from %s", self.generation, source)
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, sockets: list[socket.socket]) -> None:
+    async def start(self, sockets: list[socket.socket], admin_socket: socket.socket) -> None:
         from turnout.router.admin import AdminAPI
 
         self.restore()
+        if self.state_path is not None and handover.read_handover() is not None:
+            await self.persist()  # the hand-over is now this router's saved state
+        self.listen_sockets = list(sockets)
+        self.admin_socket = admin_socket
         for sock in sockets:
             server = await self.loop.create_server(
-                partial(ClientConnection, self), sock=sock, backlog=1024
+                partial(ClientConnection, self), sock=sock.dup(), backlog=1024
             )
             self.servers.append(server)
-        admin = AdminAPI(self)
-        host, port = parse_address(self.settings.admin)
-        try:
-            self.admin_server = await asyncio.start_server(
-                admin.handle, host, port, limit=64 * 1024, reuse_address=True
-            )
-        except OSError as exc:
-            raise SystemFault(
-                f"cannot listen on admin {self.settings.admin}: {exc.strerror}"
-            ) from None
+        self.admin_api = AdminAPI(self)
+        await self._open_admin()
         self._ticker = self.loop.create_task(self._tick())
+
+    async def _open_admin(self) -> None:
+        assert self.admin_socket is not None
+        self.admin_server = await asyncio.start_server(
+            self.admin_api.handle, sock=self.admin_socket.dup(), limit=64 * 1024
+        )
+
+    async def restart(self, timeout: float) -> dict[str, Any]:
+        """Hand the sockets and the live state to a new router process (see
+        ``turnout.router.handover``); once it serves, this one drains and exits."""
+        started = self.loop.time()
+        async with self._apply_lock:  # no route change, drain or undrain meanwhile
+            if self.closing or self.successor is not None:
+                raise ConflictError("this router is already shutting down")
+            assert self.admin_server is not None and self.admin_socket is not None
+            # Admin connections now queue on the socket for the successor; requests on
+            # connections already open here are answered 503 + retry (see AdminAPI).
+            self.admin_server.close()
+            self.admin_api.refuse("the router is restarting")
+            state = {
+                **self.snapshot(),
+                "stats": {
+                    name: {"codes": st.codes, "hist": st.hist, "sum": st.dsum,
+                           "errors": st.errors, "retries": st.retries}
+                    for name, st in self.pool_stats().items()
+                },
+            }  # fmt: skip
+            socks = [("listen", s) for s in self.listen_sockets] + [("admin", self.admin_socket)]
+            try:
+                pid = await handover.start_successor(socks, state, timeout)
+            except handover.SuccessorFailed as exc:
+                await self._open_admin()
+                self.admin_api.refuse(None)
+                log.warning("restart failed, this router keeps serving: %s", exc.reason)
+                raise SystemFault(
+                    f"the new router did not start ({exc.reason}); "
+                    f"this one (pid {os.getpid()}) keeps serving"
+                ) from None
+            self.successor = pid
+            self.state_path = None  # the successor owns the saved state from now on
+            self.admin_api.refuse(f"this router handed over to pid {pid}")
+        log.info("handed over to pid %d: draining, then exiting", pid)
+        self.request_shutdown()
+        return {
+            "pid": pid,
+            "previous_pid": os.getpid(),
+            "generation": self.generation,
+            "took_ms": round((self.loop.time() - started) * 1000, 1),
+        }
 
     async def _tick(self) -> None:
         settings = self.settings
@@ -469,6 +560,8 @@ class Router:
         log.info("shutting down: %d client connections open", len(self.clients))
         for server in self.servers:
             server.close()
+        for sock in self.listen_sockets:
+            sock.close()  # refused from now on, unless a successor holds the socket too
         if not self.clients:
             self.stopped.set()
         with contextlib.suppress(TimeoutError):
@@ -482,37 +575,46 @@ class Router:
             self._ticker.cancel()
         if self.admin_server is not None:
             self.admin_server.close()
+        if self.admin_socket is not None:
+            self.admin_socket.close()
         await self.persist()
         self.finished.set()
 
 
-def bind_socket(address: str) -> socket.socket:
-    host, port = parse_address(address)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise UserError(f"--listen {address}: cannot resolve {host!r} ({exc.strerror})") from None
-    family, _, _, _, sockaddr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(sockaddr)
-        sock.listen(1024)
-    except OSError as exc:
+def listening_sockets(settings: RouterSettings) -> tuple[list[socket.socket], socket.socket]:
+    """The client sockets and the admin socket: inherited ones (socket activation:
+    from a predecessor, or systemd) where their address matches, bound otherwise."""
+    inherited = sd.inherited()
+    taken: list[socket.socket] = []
+
+    def take(name: str, address: str, what: str) -> socket.socket:
+        for i, (n, sock) in enumerate(inherited):
+            if n == name and sd.same_address(sock, address):
+                taken.append(inherited.pop(i)[1])
+                return sock
+        try:
+            return sd.bind(address, defer_accept=False)
+        except (SystemFault, UserError) as exc:
+            for sock in taken:
+                sock.close()
+            raise type(exc)(f"{what}: {exc.message}") from None
+
+    listen = [take("listen", a, "router.listen") for a in settings.listen]
+    admin = take("admin", settings.admin, "router.admin")
+    for name, sock in inherited:
+        log.warning("closing an inherited %s socket no longer in the settings", name)
         sock.close()
-        raise SystemFault(f"cannot listen on {address}: {exc.strerror}") from None
-    sock.setblocking(False)
-    return sock
+    return listen, admin
 
 
 async def serve(settings: RouterSettings, ready: asyncio.Event | None = None) -> Router:
     """Run a router until SIGTERM/SIGINT (or ``router.shutdown()``); returns it stopped."""
-    sockets = [bind_socket(a) for a in settings.listen]
+    sockets, admin_socket = listening_sockets(settings)
     router = Router(settings)
     try:
-        await router.start(sockets)
+        await router.start(sockets, admin_socket)
     except BaseException:
-        for sock in sockets:
+        for sock in [*sockets, admin_socket]:
             sock.close()
         raise
     loop = asyncio.get_running_loop()
@@ -527,6 +629,7 @@ async def serve(settings: RouterSettings, ready: asyncio.Event | None = None) ->
     )
     if ready is not None:
         ready.set()
+    sd.notify(f"READY=1\nMAINPID={os.getpid()}")  # to a predecessor or to systemd
     await router.finished.wait()
     return router
 
