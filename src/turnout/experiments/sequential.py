@@ -22,7 +22,10 @@ changes where the sequence is narrowest, never its guarantee. The matching
 always-valid p-value is ``min(1, 1 / E)`` with the e-value
 ``E = exp(rho^2 N^2 est^2 / V / (2 (N rho^2 + 1))) / sqrt(N rho^2 + 1)``; it is below
 ``alpha`` exactly when the interval excludes 0. GrowthBook's sequential engine uses
-the same construction (default tuning 5,000), so results agree with gbstats.
+the same construction (default tuning 5,000), so results agree with gbstats:
+tests/experiments/test_stats_reference.py compares them with vectors produced by
+gbstats 0.8.0 (tests/experiments/data/gbstats_vectors.json, regenerable by
+tests/experiments/data/make_gbstats_vectors.py).
 
 The guarantee is asymptotic (it rests on the central limit theorem, like the t-test)
 and assumes independent units; bench/experiments.py checks it on A/A simulations
