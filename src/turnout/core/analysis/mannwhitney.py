@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtri
 from scipy.stats import norm, rankdata
 
@@ -88,13 +89,13 @@ def _null_cdf(m: int, n: int) -> tuple[float, ...]:
     return tuple(float(c) for c in cdf)
 
 
-def _u_statistic(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _u_statistic(x: NDArray[Any], y: NDArray[Any]) -> tuple[float, NDArray[Any]]:
     ranks = rankdata(np.concatenate([x, y]))
     m = len(x)
     return float(ranks[:m].sum() - m * (m + 1) / 2), ranks
 
 
-def _p_normal(u: float, m: int, n: int, ranks: np.ndarray) -> float:
+def _p_normal(u: float, m: int, n: int, ranks: NDArray[Any]) -> float:
     total = m + n
     _, ties = np.unique(ranks, return_counts=True)
     tie_term = float((ties**3 - ties).sum()) / (total * (total - 1)) if total > 1 else 0.0

@@ -90,7 +90,8 @@ def log_martingale(n: Array, x: Array, p: Array, b: float) -> Array:
 def _slope(n: Array, x: Array, p: Array) -> Array:
     """d/dp log M(p) = -x/p + (n-x)/(1-p) (increasing in p)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > 0, -x / p, 0.0) + np.where(n > x, (n - x) / (1 - p), 0.0)
+        out: Array = np.where(x > 0, -x / p, 0.0) + np.where(n > x, (n - x) / (1 - p), 0.0)
+    return out
 
 
 def _line(p0: Array, d: Array, c: tuple[Array, ...], b: float) -> tuple[Array, Array]:
