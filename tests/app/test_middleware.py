@@ -371,6 +371,70 @@ def test_an_accepted_websocket_is_closed_with_1001_soon_after_the_notice(
     assert at - notice <= 2 * EVERY + 0.05, at - notice
 
 
+def test_a_draining_websocket_is_closed_right_after_the_reply_it_owes(
+    drain_file: Path,
+) -> None:
+    """A message arrived and the app is still working on it when the notice comes: the
+    1001 waits for the reply and follows it at once, so no message is cut in half."""
+
+    async def slow_echo(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] != "websocket.disconnect":
+            await asyncio.sleep(6 * EVERY)  # working on it across the notice
+            await send({"type": "websocket.send", "text": message["text"]})
+
+    async def scenario() -> FakeWebSocketServer:
+        server = FakeWebSocketServer()
+        mw = TurnoutASGI(slow_echo, drain=Drain(path=str(drain_file), every=EVERY))
+        session = asyncio.create_task(server.run(mw))
+        await server.accepted.wait()
+        server.inbox.put_nowait({"type": "websocket.receive", "text": "order 1"})
+        await asyncio.sleep(EVERY)
+        drain_file.touch()
+        await asyncio.wait_for(session, 5)
+        return server
+
+    server = asyncio.run(scenario())
+    kinds = [(m["type"], m.get("text") or m.get("code")) for _, m in server.sent]
+    assert kinds == [
+        ("websocket.accept", None),
+        ("websocket.send", "order 1"),
+        ("websocket.close", 1001),
+    ]
+    (reply_at, _), (close_at, _) = server.sent[1], server.sent[2]
+    assert close_at - reply_at < EVERY  # right behind the reply, not at the next look
+
+
+def test_a_websocket_that_owes_a_reply_too_long_is_closed_anyway(
+    drain_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("turnout.app.WS_QUIET_WAIT", 3 * EVERY)
+
+    async def never_answers(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async def scenario() -> tuple[float, FakeWebSocketServer]:
+        server = FakeWebSocketServer()
+        mw = TurnoutASGI(never_answers, drain=Drain(path=str(drain_file), every=EVERY))
+        session = asyncio.create_task(server.run(mw))
+        await server.accepted.wait()
+        server.inbox.put_nowait({"type": "websocket.receive", "text": "hello?"})
+        await asyncio.sleep(EVERY / 2)
+        notice = time.monotonic()
+        drain_file.touch()
+        await asyncio.wait_for(session, 5)
+        return notice, server
+
+    notice, server = asyncio.run(scenario())
+    [(at, close)] = server.closes()
+    assert close["code"] == 1001
+    assert 2 * EVERY <= at - notice <= 6 * EVERY + 0.1
+
+
 def test_a_websocket_the_app_closed_itself_gets_no_second_close(drain_file: Path) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()

@@ -42,6 +42,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _CLOSE = (b"connection", b"close")
 _BODY = b'{"status": "draining"}\n'
+WS_QUIET_WAIT = 2.0  # seconds a draining WebSocket may owe a reply before it is closed
 
 
 class Drain:
@@ -163,11 +164,33 @@ class TurnoutASGI:
         await self.app(scope, receive, closing)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # On drain, the session is closed with 1001 at a quiet point, so no message is
+        # cut in half: right after the app's next send, or at once if it owes no reply
+        # (it has answered everything it received); an app that keeps a reply owed for
+        # longer than WS_QUIET_WAIT is closed anyway.
         closed = asyncio.Event()
         accepted = asyncio.Event()
         went_away = False
+        owed_since: float | None = None  # a message came in and the app has not sent since
+        drain = self.drain
+
+        async def go_away() -> None:
+            nonlocal went_away
+            if closed.is_set():
+                return
+            closed.set()
+            went_away = True
+            await send({"type": "websocket.close", "code": 1001, "reason": "going away"})
+
+        async def tracked_receive() -> Message:
+            nonlocal owed_since
+            message = await receive()
+            if message["type"] == "websocket.receive" and owed_since is None:
+                owed_since = time.monotonic()
+            return message
 
         async def tracked_send(message: Message) -> None:
+            nonlocal owed_since
             if went_away:
                 # We closed it (1001): a close of the app's own would be a second one,
                 # which servers reject (RuntimeError); for anything else the connection
@@ -175,25 +198,28 @@ class TurnoutASGI:
                 if message["type"] == "websocket.close":
                     return
                 raise OSError("WebSocket closed with 1001 (going away): the app is draining")
-            if message["type"] == "websocket.accept":
+            kind = message["type"]
+            if kind == "websocket.accept":
                 accepted.set()
-            if message["type"] == "websocket.close":
+            elif kind == "websocket.close":
                 closed.set()
             await send(message)
+            if kind == "websocket.send":
+                owed_since = None
+                if drain.draining:
+                    await go_away()  # right behind the reply
 
         async def going_away() -> None:
-            nonlocal went_away
             while not closed.is_set():
-                if accepted.is_set() and self.drain.draining:
-                    closed.set()
-                    went_away = True
-                    await send({"type": "websocket.close", "code": 1001, "reason": "going away"})
+                quiet = owed_since is None or time.monotonic() - owed_since > WS_QUIET_WAIT
+                if accepted.is_set() and drain.draining and quiet:
+                    await go_away()
                     return
-                await asyncio.sleep(self.drain.every)
+                await asyncio.sleep(min(drain.every, 0.05))
 
         watcher = asyncio.get_running_loop().create_task(going_away())
         try:
-            await self.app(scope, receive, tracked_send)
+            await self.app(scope, tracked_receive, tracked_send)
         finally:
             watcher.cancel()
 

@@ -31,6 +31,11 @@ def run(
     drain_notice: str = typer.Option(
         "1s", "--drain-notice", help="Between the drain notice and the stop signal."
     ),
+    drain_linger: str = typer.Option(
+        "5s",
+        "--drain-linger",
+        help="Then up to this long until connections open at the notice are closed.",
+    ),
     drain_timeout: str = typer.Option("30s", "--drain-timeout", help="Then SIGKILL."),
     stop_signal: str = typer.Option(None, "--stop-signal", help="[default: the server's own]"),
 ) -> None:
@@ -50,6 +55,7 @@ def run(
         state_dir=state_dir.resolve(), health_path=health, expect=expect, rise=rise,
         start_timeout=duration(start_timeout, "--start-timeout"),
         drain_notice=duration(drain_notice, "--drain-notice"),
+        drain_linger=duration(drain_linger, "--drain-linger"),
         drain_timeout=duration(drain_timeout, "--drain-timeout"), stop_signal=stop_signal,
     )  # fmt: skip
     raise typer.Exit(run_supervisor(settings))

@@ -23,8 +23,9 @@ from turnout.core.health import parse_status_ranges, status_expected
 class TcpEntry:
     local: tuple[str, int]
     remote: tuple[str, int]
-    state: int  # 1 = ESTABLISHED (include/net/tcp_states.h)
+    state: int  # 1 = ESTABLISHED, 10 = LISTEN (include/net/tcp_states.h)
     inode: int
+    rx_queue: int = 0  # unread bytes; for a listening socket, connections not yet accepted
 
 
 def _address(hexed: str) -> tuple[str, int]:
@@ -45,8 +46,11 @@ def parse_net_tcp(text: str) -> list[TcpEntry]:
         fields = line.split()
         if len(fields) < 10:
             continue
+        rx = int(fields[4].split(":")[1], 16)
         out.append(
-            TcpEntry(_address(fields[1]), _address(fields[2]), int(fields[3], 16), int(fields[9]))
+            TcpEntry(
+                _address(fields[1]), _address(fields[2]), int(fields[3], 16), int(fields[9]), rx
+            )
         )
     return out
 
@@ -94,6 +98,65 @@ def _held_elsewhere(inode: int, proc: Path = Path("/proc")) -> bool:
         except OSError:
             continue
     return False
+
+
+def socket_inodes(pids: set[int], proc: Path = Path("/proc")) -> set[int]:
+    """The inodes of every socket ``pids`` hold a file descriptor on."""
+    out = set()
+    for pid in pids:
+        try:
+            fds = os.listdir(proc / str(pid) / "fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(proc / str(pid) / "fd" / fd)
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(int(link[8:-1]))
+    return out
+
+
+def held_connections(pids: set[int], ports: set[int], proc: Path = Path("/proc")) -> set[int]:
+    """Inodes of the established connections to local ``ports`` that ``pids`` hold."""
+    held = socket_inodes(pids, proc)
+    out = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            text = (proc / "net" / name).read_text()
+        except OSError:
+            continue
+        for e in parse_net_tcp(text):
+            if e.state == 1 and e.local[1] in ports and e.inode in held:
+                out.add(e.inode)
+    return out
+
+
+@dataclass(frozen=True)
+class Backlog:
+    unread: int  # connections held by the processes with request bytes they have not read
+    unaccepted: int  # connections waiting in the listening sockets' accept queues
+
+
+def backlog(pids: set[int], ports: set[int], proc: Path = Path("/proc")) -> Backlog:
+    """What a stopped process would drop if it shut down now: accepted connections whose
+    request it has not read yet, and connections still queued on the shared sockets."""
+    held = socket_inodes(pids, proc)
+    unread = unaccepted = 0
+    for name in ("tcp", "tcp6"):
+        try:
+            text = (proc / "net" / name).read_text()
+        except OSError:
+            continue
+        for e in parse_net_tcp(text):
+            if e.local[1] not in ports or not e.rx_queue:
+                continue
+            if e.state == 1 and e.inode in held:
+                unread += 1
+            elif e.state == 10:
+                unaccepted += e.rx_queue
+    return Backlog(unread, unaccepted)
 
 
 @dataclass(frozen=True)

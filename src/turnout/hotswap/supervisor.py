@@ -11,9 +11,11 @@ waits until the new one itself passes ``rise`` health checks through the shared
 socket (``probe`` tells who answered), then drains the old one: it creates the
 old generation's drain file (``TURNOUT_DRAIN_FILE``; the ``turnout.app``
 middleware then fails its health check and answers ``Connection: close``), waits
-``drain_notice``, sends the server's graceful stop signal, waits ``drain_timeout``
-for it to exit, and kills its process group if it has not. A new generation that
-exits or never becomes healthy is stopped and the old one keeps serving.
+``drain_notice`` and, up to ``drain_linger`` more, until the connections it held at
+the notice have been closed by their clients, sends the server's graceful stop
+signal, waits ``drain_timeout`` for it to exit, and kills its process group if it
+has not. A new generation that exits or never becomes healthy is stopped and the
+old one keeps serving.
 
 A generation that dies on its own is restarted (backoff 1, 2, 4 ... 30 s).
 """
@@ -45,6 +47,7 @@ from turnout.runtime.sockets import SD_LISTEN_FDS_START, bind, child_argv, child
 
 log = logging.getLogger("turnout.run")
 FREEZE = 0.2  # seconds the old generation is stopped before its graceful stop
+SETTLE_ROUNDS = 50  # then at most this many 10-20 ms rounds until it has nothing unread
 
 
 @dataclass
@@ -61,6 +64,7 @@ class RunSettings:
     check_timeout: float = 1.0
     start_timeout: float = 30.0
     drain_notice: float = 1.0
+    drain_linger: float = 5.0  # then connections open since the notice are closed anyway
     drain_timeout: float = 30.0
     stop_signal: str | None = None  # None: the server's own (servers.KNOWN)
     env: dict[str, str] = field(default_factory=dict)
@@ -179,7 +183,25 @@ class Supervisor:
         """Drain and stop ``gen``; seconds it took."""
         start = time.monotonic()
         gen.drain_file.touch()
+        # Responses that began before the notice went out without `Connection: close`;
+        # their clients may send one more request on the same connection. Keep the old
+        # generation serving until the connections it held at the notice are closed by
+        # their clients (each next response says `Connection: close`), or drain_linger.
+        loop = asyncio.get_running_loop()
+        ports = {parse_address(a)[1] for a in self.s.listen}
+        before = await loop.run_in_executor(None, probes.held_connections, gen.pids(), ports)
         await asyncio.sleep(self.s.drain_notice)
+        linger_end = time.monotonic() + self.s.drain_linger
+        while before and time.monotonic() < linger_end:
+            now = await loop.run_in_executor(None, probes.held_connections, gen.pids(), ports)
+            before &= now
+            if before:
+                await asyncio.sleep(0.05)
+        if before:
+            log.info(
+                "generation %d: %d connection(s) still open after drain_linger %gs",
+                gen.number, len(before), self.s.drain_linger,
+            )  # fmt: skip
         sig = servers_signal(self.stop_signal)
         # Freeze the old generation before it is told to stop: while it is stopped the
         # kernel hands every new connection on the shared socket to the new one, so
@@ -189,6 +211,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(gen.pid, signal.SIGSTOP)
             await asyncio.sleep(FREEZE)
+            await self._settle(gen, ports)
             os.kill(gen.pid, sig)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(gen.pid, signal.SIGCONT)
@@ -205,6 +228,23 @@ class Supervisor:
         gen.drain_file.unlink(missing_ok=True)
         log.info("generation %d stopped (code %s)", gen.number, gen.popen.returncode)
         return time.monotonic() - start
+
+    async def _settle(self, gen: Generation, ports: set[int]) -> None:
+        """With ``gen`` stopped, make sure a graceful stop would drop nothing: a server
+        closes the connections it accepted but has not read a request from yet (the
+        stop may have caught it between accept and read), so let it run briefly until
+        it has read them; and let the new generation empty the accept queue."""
+        loop = asyncio.get_running_loop()
+        for _ in range(SETTLE_ROUNDS):
+            left = await loop.run_in_executor(None, probes.backlog, gen.pids(), ports)
+            if not left.unread and not left.unaccepted:
+                return
+            if left.unread:
+                os.killpg(gen.pid, signal.SIGCONT)
+                await asyncio.sleep(0.01)
+                os.killpg(gen.pid, signal.SIGSTOP)
+            await asyncio.sleep(0.01)
+        log.info("generation %d: stopping with %s", gen.number, left)
 
     async def kill(self, gen: Generation) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
