@@ -107,7 +107,7 @@ def test_health_answers_503_and_closes_once_the_drain_file_exists(
     assert status(get(mw, "/healthz")) == 200
     drain_file.touch()
     sent = get(mw, "/healthz")
-    assert status(sent) == 503
+    assert status(sent) == 503 and body(sent) == b'{"status": "draining"}\n'
     assert header_values(sent, b"connection") == [b"close"]
     assert called == ["/healthz"]  # the draining check did not reach the app
     # Other paths are still served by the app, each closing its connection.
@@ -300,7 +300,8 @@ def test_an_app_without_lifespan_support_is_ready(drain: Drain, how: str) -> Non
 def test_health_is_503_until_readiness_is_set(drain: Drain) -> None:
     readiness = Readiness()
     mw = TurnoutASGI(ok_app, drain=drain, readiness=readiness)
-    assert status(get(mw, "/healthz")) == 503
+    sent = get(mw, "/healthz")
+    assert status(sent) == 503 and body(sent) == b'{"status": "starting"}\n'
     assert status(get(mw, "/")) == 200
     readiness.set_ready()
     sent = get(mw, "/healthz")
@@ -581,7 +582,8 @@ def test_wsgi_a_response_that_starts_after_the_notice_closes_its_connection(
 def test_wsgi_health_is_503_until_readiness_is_set(drain: Drain) -> None:
     readiness = Readiness()
     mw = TurnoutWSGI(wsgi_ok, drain=drain, readiness=readiness)
-    assert wsgi_get(mw, "/healthz")[0].startswith("503")
+    answer = wsgi_get(mw, "/healthz")
+    assert answer[0].startswith("503") and answer[2] == b'{"status": "starting"}\n'
     assert wsgi_get(mw, "/")[0] == "200 OK"  # only the health check is gated
     readiness.set_ready()
     assert wsgi_get(mw, "/healthz")[0] == "200 OK"

@@ -41,7 +41,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _CLOSE = (b"connection", b"close")
-_BODY = b'{"status": "draining"}\n'
+_DRAINING = b'{"status": "draining"}\n'
+_STARTING = b'{"status": "starting"}\n'
 WS_QUIET_WAIT = 2.0  # seconds a draining WebSocket may owe a reply before it is closed
 
 
@@ -149,7 +150,8 @@ class TurnoutASGI:
                     "headers": [(b"content-type", b"application/json"), _CLOSE],
                 }
             )
-            await send({"type": "http.response.body", "body": _BODY})
+            body = _DRAINING if self.drain.draining else _STARTING
+            await send({"type": "http.response.body", "body": body})
             return
         drain = self.drain
 
@@ -250,7 +252,7 @@ class TurnoutWSGI:
                 "503 Service Unavailable",
                 [("Content-Type", "application/json"), ("Connection", "close")],
             )
-            return [_BODY]
+            return [_DRAINING if draining else _STARTING]
         drain = self.drain
 
         def closing(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
