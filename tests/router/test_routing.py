@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from support.router import one_pool
+from support.system import free_port
 
 
 def two_pools(a, b, wa, wb, **extra):
@@ -150,3 +151,28 @@ def test_cohort_header_labels_request_and_response_with_the_serving_pool(router,
     assert all(req.header(b"x-turnout-cohort") == b"a" for req in a.requests)
     assert all(req.header(b"x-turnout-cohort") == b"b" for req in b.requests)
     assert len(a.requests) + len(b.requests) == 60
+
+
+def test_cohort_label_follows_a_retry_into_another_pool(router, recorder_factory):
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens: every connect is refused
+    b = recorder_factory()
+    table = {
+        "pools": {"a": {"instances": [dead]}, "b": {"instances": [b.address]}},
+        "weights": {"a": 50, "b": 50},
+        "sticky": {"cookie": "uid"},
+        "cohort_header": "x-turnout-cohort",
+    }
+    router.put_routes(table)
+    for _ in range(20):
+        with httpx.Client() as c:
+            r = c.get(router.url("/"))
+            assert r.status_code == 200 and r.headers["x-turnout-cohort"] == "b"
+            assert r.cookies.get("uid")
+    assert all(req.header(b"x-turnout-cohort") == b"b" for req in b.requests)
+    assert len(b.requests) == 20
+    retried = [
+        float(line.rsplit(" ", 1)[1])
+        for line in router.metrics().splitlines()
+        if line.startswith("turnout_retries_total{") and dead in line
+    ]
+    assert retried and retried[0] >= 1  # some requests were first sent to pool a

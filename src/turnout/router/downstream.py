@@ -232,9 +232,24 @@ class Exchange:
             if other is not pool:
                 inst = other.pick(self.tried)
                 if inst is not None:
+                    self.relabel(pool, other)
                     self.pool = other
                     return inst
         return None
+
+    def relabel(self, old: LivePool, new: LivePool) -> None:
+        """A retry moved the request to another pool: its cohort label follows it."""
+        cohorts = self.client.router.table.cohort_lines
+        if not cohorts:
+            return
+        was, now = cohorts.get(old.name), cohorts.get(new.name)
+        if was is None or now is None:  # the table changed under the request
+            return
+        req = self.req
+        if req.head.endswith(was + b"\r\n"):
+            req.head = req.head[: -len(was) - 2] + now + b"\r\n"
+        if self.set_cookie.endswith(was):
+            self.set_cookie = self.set_cookie[: -len(was)] + now
 
     # --- request body (from the client) ---------------------------------------------------
 
