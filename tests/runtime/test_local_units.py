@@ -74,7 +74,7 @@ def test_unknown_signal_names(name: str):
 
 
 def proc(pid: int, sid: int, start: int, state: str = "S") -> ProcStat:
-    return ProcStat(pid=pid, state=state, pgid=sid, sid=sid, start_ticks=start)
+    return ProcStat(pid=pid, state=state, ppid=1, pgid=sid, sid=sid, start_ticks=start)
 
 
 def marks(instance: str, state_dir: str = STATE) -> dict[str, str]:

@@ -17,12 +17,12 @@ STAT = (
 
 def test_stat_fields_are_counted_from_the_last_parenthesis():
     assert parse_stat(STAT) == ProcStat(
-        pid=4242, state="S", pgid=4240, sid=4239, start_ticks=987654
+        pid=4242, state="S", ppid=1, pgid=4240, sid=4239, start_ticks=987654
     )
 
 
 def test_zombies_and_dying_processes_are_dead():
-    assert [ProcStat(1, s, 1, 1, 1).dead for s in "RSDTZXx"] == [False] * 4 + [True] * 3
+    assert [ProcStat(1, s, 1, 1, 1, 1).dead for s in "RSDTZXx"] == [False] * 4 + [True] * 3
 
 
 def test_environ_entries():
