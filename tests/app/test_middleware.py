@@ -541,6 +541,33 @@ def test_wsgi_health_goes_to_the_app_then_503_on_drain(drain: Drain, drain_file:
     assert connection(headers) == ["close"]
 
 
+class ServerResponse:
+    """Shaped like gunicorn's: start_response is its method, force_close() closes."""
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.headers: list[tuple[str, str]] = []
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], *exc: Any) -> None:
+        self.headers = headers
+
+    def force_close(self) -> None:
+        self.closing = True
+
+
+def test_wsgi_drain_forces_a_server_that_drops_connection_headers_to_close(
+    drain: Drain, drain_file: Path
+) -> None:
+    mw = TurnoutWSGI(wsgi_ok, drain=drain)
+    resp = ServerResponse()
+    b"".join(mw({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, resp.start_response))
+    assert not resp.closing  # kept alive while healthy
+    drain_file.touch()
+    resp = ServerResponse()
+    b"".join(mw({"REQUEST_METHOD": "GET", "PATH_INFO": "/"}, resp.start_response))
+    assert resp.closing and connection(resp.headers) == ["close"]
+
+
 def test_wsgi_drain_start(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TURNOUT_DRAIN_FILE", raising=False)
     mw = TurnoutWSGI(wsgi_ok)

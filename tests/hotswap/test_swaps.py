@@ -39,12 +39,17 @@ LONG = {
 }
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("server", ["uvicorn", "gunicorn-sync", "gunicorn-gthread"])
 def test_twenty_hot_swaps_under_load_lose_nothing(server, supervised, load_runner, tmp_path):
     v1 = release_folder(tmp_path / "releases", "v1")
     v2 = release_folder(tmp_path / "releases", "v2")
-    sup = supervised(server, v1)
-    long = LONG if server == "uvicorn" else {"stream": LONG["stream"]}
+    # Two workers busy with slow requests answer few checks: on a loaded 2-core
+    # machine the new generation may need more than a few seconds to pass two.
+    sup = supervised(server, v1, start_timeout="20s")
+    # WebSockets need ASGI; a 2 s stream holds one of gunicorn sync's two single-request
+    # workers (gunicorn's docs: sync workers are not for long requests).
+    long = {"uvicorn": LONG, "gunicorn-gthread": {"stream": LONG["stream"]}}.get(server, {})
     mix = MIX.model_copy(update=long)
     load = load_runner(LoadSpec(port=sup.port, duration_s=600, mix=mix))
     load.wait_for_ok(50, timeout=30)
@@ -61,7 +66,8 @@ def test_twenty_hot_swaps_under_load_lose_nothing(server, supervised, load_runne
     assert [r["generation"] for r in results] == list(range(2, 22))
     by_client = report.summary.by_client
     assert by_client["slow"].ok > 5  # slow requests were in flight across swaps
-    assert by_client["stream"].ok >= 3
+    if long:
+        assert by_client["stream"].ok >= 3
     if server == "uvicorn":
         assert by_client["websocket"].ok > 300  # echoed messages, sessions across swaps
     drains = sorted(r["drain_s"] for r in results)

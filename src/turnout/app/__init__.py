@@ -256,12 +256,17 @@ class TurnoutWSGI:
         drain = self.drain
 
         def closing(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
-            # Servers that honour it (e.g. waitress, wsgiref) close the connection;
-            # gunicorn drops hop-by-hop headers but lingers kept-alive connections
-            # itself when stopped.
+            # Servers that honour it (e.g. waitress, wsgiref) close the connection.
+            # gunicorn drops hop-by-hop headers from the app; its start_response is a
+            # method of its response, which has force_close() for exactly this.
             if drain.draining:
                 kept = [(k, v) for k, v in headers if k.lower() != "connection"]
                 headers = [*kept, ("Connection", "close")]
+                force_close = getattr(
+                    getattr(start_response, "__self__", None), "force_close", None
+                )
+                if callable(force_close):
+                    force_close()
             return start_response(status, headers, *exc)
 
         return self.app(environ, closing)
