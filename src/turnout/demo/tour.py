@@ -69,14 +69,17 @@ keep_warm = "2m"
 watch = "1s"
 
 [deploy.canary]
-steps = [ {{ weight = 10, pause = "20s" }}, {{ weight = 50, pause = "5s" }} ]
+steps = [ {{ weight = 10, pause = "40s" }}, {{ weight = 50, pause = "10s" }} ]
 background_analysis = "default"
 
 [analysis.default]
 judge = "sequential"
 # The load is mostly POSTs the bad release answers correctly: its 5% errors on
-# GET / are ~0.5% of its requests, so the tolerance is 0.2 points, not 1.
-max_error_rate_increase = 0.002
+# GET / are ~0.5% of its requests, so the tolerance is 0.1 points, not 1 (the
+# baseline answers no 500 at all). A slow machine sends fewer requests: the steps
+# are long enough for the analysis to see enough of them; it ends the deploy as
+# soon as it has.
+max_error_rate_increase = 0.001
 
 [deploy.smoke]
 checks = [ {{ path = "/", expect = "200" }} ]
