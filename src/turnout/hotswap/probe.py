@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,82 +56,67 @@ def parse_net_tcp(text: str) -> list[TcpEntry]:
     return out
 
 
-def server_inode(client_port: int, server_port: int, proc: Path = Path("/proc")) -> int | None:
-    """The inode of the server-side socket of our connection from ``client_port``."""
+def tcp_entries(proc: Path = Path("/proc")) -> Iterator[TcpEntry]:
+    """Every TCP socket of this network namespace, IPv4 and IPv6."""
     for name in ("tcp", "tcp6"):
         try:
             text = (proc / "net" / name).read_text()
         except OSError:
             continue
-        for e in parse_net_tcp(text):
-            if e.state == 1 and e.remote[1] == client_port and e.local[1] == server_port:
-                return e.inode
+        yield from parse_net_tcp(text)
+
+
+def _socket_links(pid: int | str, proc: Path) -> Iterator[int]:
+    """The inodes of the sockets process ``pid`` has file descriptors on."""
+    folder = proc / str(pid) / "fd"
+    try:
+        fds = os.listdir(folder)
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            link = os.readlink(folder / fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            yield int(link[8:-1])
+
+
+def server_inode(client_port: int, server_port: int, proc: Path = Path("/proc")) -> int | None:
+    """The inode of the server-side socket of our connection from ``client_port``."""
+    for e in tcp_entries(proc):
+        if e.state == 1 and e.remote[1] == client_port and e.local[1] == server_port:
+            return e.inode
     return None
 
 
 def holder(inode: int, pids: set[int], proc: Path = Path("/proc")) -> int | None:
     """Which of ``pids`` has a file descriptor on socket ``inode``."""
-    target = f"socket:[{inode}]"
-    for pid in pids:
-        try:
-            fds = os.listdir(proc / str(pid) / "fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(proc / str(pid) / "fd" / fd) == target:
-                    return pid
-            except OSError:
-                continue
-    return None
+    return next((pid for pid in pids if inode in _socket_links(pid, proc)), None)
 
 
 def _held_elsewhere(inode: int, proc: Path = Path("/proc")) -> bool:
     """Whether any process holds socket ``inode`` (it was accepted)."""
-    target = f"socket:[{inode}]"
-    for entry in os.scandir(proc):
-        if not entry.name.isdigit():
-            continue
-        try:
-            for fd in os.listdir(f"{entry.path}/fd"):
-                if os.readlink(f"{entry.path}/fd/{fd}") == target:
-                    return True
-        except OSError:
-            continue
-    return False
+    return any(
+        inode in _socket_links(entry.name, proc)
+        for entry in os.scandir(proc)
+        if entry.name.isdigit()
+    )
 
 
 def socket_inodes(pids: set[int], proc: Path = Path("/proc")) -> set[int]:
     """The inodes of every socket ``pids`` hold a file descriptor on."""
-    out = set()
-    for pid in pids:
-        try:
-            fds = os.listdir(proc / str(pid) / "fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(proc / str(pid) / "fd" / fd)
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                out.add(int(link[8:-1]))
-    return out
+    return {inode for pid in pids for inode in _socket_links(pid, proc)}
 
 
 def held_connections(pids: set[int], ports: set[int], proc: Path = Path("/proc")) -> set[int]:
     """Inodes of the established connections to local ``ports`` that ``pids`` hold."""
     held = socket_inodes(pids, proc)
-    out = set()
-    for name in ("tcp", "tcp6"):
-        try:
-            text = (proc / "net" / name).read_text()
-        except OSError:
-            continue
-        for e in parse_net_tcp(text):
-            if e.state == 1 and e.local[1] in ports and e.inode in held:
-                out.add(e.inode)
-    return out
+    return {
+        e.inode
+        for e in tcp_entries(proc)
+        if e.state == 1 and e.local[1] in ports and e.inode in held
+    }
 
 
 @dataclass(frozen=True)
@@ -144,18 +130,13 @@ def backlog(pids: set[int], ports: set[int], proc: Path = Path("/proc")) -> Back
     request it has not read yet, and connections still queued on the shared sockets."""
     held = socket_inodes(pids, proc)
     unread = unaccepted = 0
-    for name in ("tcp", "tcp6"):
-        try:
-            text = (proc / "net" / name).read_text()
-        except OSError:
+    for e in tcp_entries(proc):
+        if e.local[1] not in ports or not e.rx_queue:
             continue
-        for e in parse_net_tcp(text):
-            if e.local[1] not in ports or not e.rx_queue:
-                continue
-            if e.state == 1 and e.inode in held:
-                unread += 1
-            elif e.state == 10:
-                unaccepted += e.rx_queue
+        if e.state == 1 and e.inode in held:
+            unread += 1
+        elif e.state == 10:
+            unaccepted += e.rx_queue
     return Backlog(unread, unaccepted)
 
 
