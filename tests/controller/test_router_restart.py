@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 
+import turnout
 from turnout.harness import LoadSpec
 from turnout.harness.spec import KeepAliveClients, Mix, NewConnectionClients, SlowClients
 
@@ -56,3 +59,46 @@ def _zombie(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+# Makes the interpreter's turnout say it is 0.0.9, as a router started before an upgrade
+# would; a successor taking over (TURNOUT_ROUTER_HANDOVER set) runs the real version.
+OLD_TURNOUT = """\
+import os
+if "TURNOUT_ROUTER_HANDOVER" not in os.environ:
+    import turnout
+    turnout.__version__ = "0.0.9"
+"""
+
+
+def test_up_restarts_a_router_of_another_turnout_version_in_place(project, load_runner, tmp_path):
+    old = tmp_path / "old-turnout"
+    old.mkdir()
+    (old / "sitecustomize.py").write_text(OLD_TURNOUT)
+    env = {**os.environ, "PYTHONPATH": str(old)}
+    subprocess.run(
+        [sys.executable, "-m", "turnout", "up", "-c", str(project.config)],
+        env=env, cwd=project.root, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    project.turnout("deploy", str(project.release("v1")), check=True)
+    health = httpx.get(f"http://{project.admin}/v1/health").json()
+    assert health["version"] == "0.0.9"
+    port = int(project.listen.rsplit(":", 1)[1])
+    load = load_runner(LoadSpec(port=port, duration_s=60, mix=Mix(
+        keepalive=KeepAliveClients(concurrency=2, rate=100),
+        newconn=NewConnectionClients(concurrency=2, rate=50),
+    )))  # fmt: skip
+    load.wait_for_ok(100, timeout=20)
+    before = httpx.get(f"http://{project.admin}/v1/routes").json()
+
+    out = project.turnout("up", check=True)  # the installed turnout
+    assert "router upgraded in place: turnout 0.0.9 -> " in out.stdout, out.stdout
+    after = httpx.get(f"http://{project.admin}/v1/health").json()
+    assert after["version"] == turnout.__version__ and after["pid"] != health["pid"]
+    assert httpx.get(f"http://{project.admin}/v1/routes").json() == before
+    recorded = json.loads((project.state_dir / "run" / "router.json").read_text())["pid"]
+    assert recorded == after["pid"]  # `turnout down` stops the new one
+    assert "router already running" in project.turnout("up", check=True).stdout  # once
+    time.sleep(0.5)
+    report = load.stop()
+    assert report.failed == 0, report.failures

@@ -146,7 +146,7 @@ def _wait(url: str, proc_name: str, paths: Paths, token: str | None, timeout: fl
 def start_router(cfg: Config, paths: Paths) -> str:
     pid = procs.running("router", paths.run)
     if pid is not None:
-        return f"router already running (pid {pid})"
+        return upgrade_router(cfg, paths, pid)
     for addr in cfg.router.listen:
         _port_free(addr, "router.listen")
     _port_free(cfg.router.admin, "router.admin")
@@ -165,6 +165,25 @@ def start_router(cfg: Config, paths: Paths) -> str:
     pid = procs.spawn("router", argv, paths.run, paths.logs / "router.log")
     _wait(f"http://{cfg.router.admin}/v1/health", "router", paths, None)
     return f"router on {', '.join(cfg.router.listen)} (admin {cfg.router.admin}, pid {pid})"
+
+
+def upgrade_router(cfg: Config, paths: Paths, pid: int) -> str:
+    """A router left running by another turnout version (e.g. before an upgrade of the
+    package) is restarted in place: the installed version takes over its sockets and
+    live route table, without a refused connection (`turnout router restart`)."""
+    import turnout
+    from turnout.router.client import RouterAdmin
+
+    with RouterAdmin(cfg.router.admin, read_token(paths), timeout=600) as admin:
+        running = admin.health().get("version")  # routers before 0.1.0 did not say
+        if running == turnout.__version__:
+            return f"router already running (pid {pid})"
+        answer = admin.restart("30s")
+    procs.record("router", int(answer["pid"]), paths.run)
+    return (
+        f"router upgraded in place: turnout {running or 'older'} -> {turnout.__version__} "
+        f"(pid {pid} -> {answer['pid']}, {answer['took_ms']:.0f} ms, route table kept)"
+    )
 
 
 def start_controller(cfg: Config, paths: Paths) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import turnout
 from turnout.core.durations import parse_duration
 from turnout.core.routes import parse_route_table
 from turnout.errors import UserError
@@ -85,6 +86,7 @@ class AdminAPI(JsonServer):
             "status": "closing" if router.closing else "ok",
             "generation": router.generation,
             "pid": os.getpid(),
+            "version": turnout.__version__,  # `turnout up` restarts other versions
         }
         return Response(503 if router.closing else 200, payload)
 
