@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +32,7 @@ from turnout.errors import ConflictError, UserError
 from turnout.experiments.analysis import UnitSums
 from turnout.experiments.model import KEY_PATTERN, ExperimentSpec
 from turnout.flags.store import normalize_url
+from turnout.store.engines import open_engine
 
 __all__ = ["Accepted", "ExperimentRecord", "ExperimentStore", "UnitSums", "normalize_url"]
 
@@ -126,14 +126,7 @@ class Accepted:
 class ExperimentStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
-            )
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        self.engine = open_engine(url)
         meta.create_all(self.engine)
 
     def close(self) -> None:
@@ -447,10 +440,3 @@ def _insert_ignore(engine: sa.Engine, table: sa.Table, keys: list[str]) -> Any:
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _sqlite_pragmas(conn: Any, _record: Any) -> None:
-    cur = conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from turnout.errors import ConflictError, UserError
 from turnout.flags.edit import diff
+from turnout.store.engines import open_engine
 
 __all__ = ["FlagStore", "Written", "normalize_url"]
 
@@ -95,14 +96,7 @@ class Written:
 class FlagStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
-            )
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        self.engine = open_engine(url)
         meta.create_all(self.engine)
         with self.engine.begin() as c:
             if c.execute(sa.select(flagset_table.c.id)).first() is None:
@@ -262,10 +256,3 @@ def _conflict(key: str, seen: int | None, row: Any) -> str:
         f"at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row.updated_at))}); "
         "read it again and retry"
     )
-
-
-def _sqlite_pragmas(conn: Any, _record: Any) -> None:
-    cur = conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
-    cur.close()
