@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 __all__ = ["Drain", "Readiness", "TurnoutASGI", "TurnoutWSGI"]
 
@@ -89,10 +89,16 @@ class Readiness:
         return self._ready.is_set()
 
 
-class TurnoutASGI:
+App = TypeVar("App")
+
+
+class _Middleware(Generic[App]):
+    """What the ASGI and WSGI middleware share: the health path they answer themselves
+    while draining or not ready, the drain and the readiness gate."""
+
     def __init__(
         self,
-        app: ASGIApp,
+        app: App,
         health_path: str = "/healthz",
         drain: Drain | None = None,
         readiness: Readiness | None = None,
@@ -101,13 +107,33 @@ class TurnoutASGI:
         self.health_path = health_path
         self.drain = drain or Drain()
         self.readiness = readiness
+
+    def _ready(self) -> bool:
+        return self.readiness is None or self.readiness.ready
+
+    def _refusal(self, path: object) -> bytes | None:
+        """The 503 body when ``path`` is the health check and the middleware answers it."""
+        if path != self.health_path:
+            return None
+        if self.drain.draining:
+            return _DRAINING
+        return None if self._ready() else _STARTING
+
+
+class TurnoutASGI(_Middleware[ASGIApp]):
+    def __init__(
+        self,
+        app: ASGIApp,
+        health_path: str = "/healthz",
+        drain: Drain | None = None,
+        readiness: Readiness | None = None,
+    ) -> None:
+        super().__init__(app, health_path, drain, readiness)
         self.lifespan_seen = False
         self.started_up = False
 
     def _ready(self) -> bool:
-        if self.readiness is not None and not self.readiness.ready:
-            return False
-        return self.started_up or not self.lifespan_seen
+        return super()._ready() and (self.started_up or not self.lifespan_seen)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -142,7 +168,8 @@ class TurnoutASGI:
                 self.lifespan_seen = False
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("path") == self.health_path and (self.drain.draining or not self._ready()):
+        refusal = self._refusal(scope.get("path"))
+        if refusal is not None:
             await send(
                 {
                     "type": "http.response.start",
@@ -150,8 +177,7 @@ class TurnoutASGI:
                     "headers": [(b"content-type", b"application/json"), _CLOSE],
                 }
             )
-            body = _DRAINING if self.drain.draining else _STARTING
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": refusal})
             return
         drain = self.drain
 
@@ -229,30 +255,17 @@ class TurnoutASGI:
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class TurnoutWSGI:
-    def __init__(
-        self,
-        app: WSGIApp,
-        health_path: str = "/healthz",
-        drain: Drain | None = None,
-        readiness: Readiness | None = None,
-    ) -> None:
-        self.app = app
-        self.health_path = health_path
-        self.drain = drain or Drain()
-        self.readiness = readiness
-
+class TurnoutWSGI(_Middleware[WSGIApp]):
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        draining = self.drain.draining
-        not_ready = self.readiness is not None and not self.readiness.ready
-        if environ.get("PATH_INFO") == self.health_path and (draining or not_ready):
+        refusal = self._refusal(environ.get("PATH_INFO"))
+        if refusal is not None:
             start_response(
                 "503 Service Unavailable",
                 [("Content-Type", "application/json"), ("Connection", "close")],
             )
-            return [_DRAINING if draining else _STARTING]
+            return [refusal]
         drain = self.drain
 
         def closing(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
