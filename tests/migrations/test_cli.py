@@ -51,7 +51,11 @@ def test_machine_formats(migrations: Path, monkeypatch, capsys, fmt: str) -> Non
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["lint"], "error: nothing to check: give SQL files (or directories) or --alembic DIR"),
+        (
+            ["lint"],
+            "error: nothing to check: give SQL files (or directories), --alembic DIR, or set "
+            "path or alembic in the [migrations] table of turnout.toml",
+        ),
         (["lint", "missing.sql"], "error: missing.sql: no such file or directory"),
         (
             ["lint", "0001_safe.sql", "--format", "xml"],
@@ -105,6 +109,19 @@ def test_plan_shows_pending_migrations_only(migrations: Path, monkeypatch, capsy
     assert result.out.splitlines()[0] == "deploy 1 — contract"
     assert "  - 0001_safe" not in result.out and "  - 0002_unsafe" in result.out
     assert "gate: every running release must include 0001_safe" in result.out
+
+
+def test_plan_and_lint_read_the_configured_folder(migrations: Path, monkeypatch, capsys) -> None:
+    db = migrations / "db"
+    db.mkdir()
+    (migrations / "0002_unsafe.sql").rename(db / "0002_unsafe.sql")
+    (migrations / "turnout.toml").write_text('[migrations]\npath = "db"\n')
+    result = run_cli(monkeypatch, capsys, "plan")
+    assert result.code == 0 and "  - 0002_unsafe (db/0002_unsafe.sql)" in result.out
+    assert run_cli(monkeypatch, capsys, "lint").code == 1
+    (migrations / "turnout.toml").write_text("[migrations]\n")
+    result = run_cli(monkeypatch, capsys, "plan")
+    assert result.code == 2 and "or set path or alembic in the [migrations] table" in result.err
 
 
 def test_rules_lists_every_rule(monkeypatch, capsys) -> None:

@@ -128,14 +128,31 @@ def test_release_with_unknown_migrations_counts_as_old() -> None:
     assert decision.reason == "old-release-running"
 
 
+def _running_v1() -> MemoryReleaseStore:
+    store = MemoryReleaseStore()
+    store.add_release("v1", ["m1"])
+    store.start_instance("v1", "v1-a", T0)
+    return store
+
+
 def test_release_mixing_expand_and_contract_is_refused() -> None:
     history = _history(CREATE, EXPAND, CONTRACT)
-    decision = check_release(MemoryReleaseStore(), history, applied={"m1"})
+    decision = check_release(_running_v1(), history, applied={"m1"})
     assert (decision.allowed, decision.reason) == (False, "mixed-phases")
     assert "mix expand (m2) and contract (m3)" in decision.message
     [mixed] = _history(EXPAND + "\n" + CONTRACT)
-    decision = check_release(MemoryReleaseStore(), [mixed], applied=set())
+    decision = check_release(_running_v1(), [mixed], applied=set())
     assert decision.reason == "mixed-phases" and "split it" in decision.message
+
+
+def test_with_nothing_running_the_whole_history_may_run() -> None:
+    # A first deploy (or one after `turnout down`) applies every migration, expand and
+    # contract alike: no old release is there to meet the new shape.
+    history = _history(CREATE, EXPAND, CONTRACT)
+    decision = check_release(MemoryReleaseStore(), history, applied=set())
+    assert decision.allowed and "no release is running" in decision.message
+    [mixed] = _history(EXPAND + "\n" + CONTRACT)
+    assert check_release(MemoryReleaseStore(), [mixed], applied=set()).allowed
 
 
 def test_matching_expand_is_the_last_expand_on_the_same_table() -> None:

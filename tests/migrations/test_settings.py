@@ -51,6 +51,10 @@ def test_valid_table() -> None:
         ),
         ({"rules": {"ignore": []}}, "rules: unknown key 'ignore'; valid keys: enable, disable"),
         ({"rules": ["x"]}, "'rules' must be a table"),
+        ({"path": "/srv/db"}, "path must be a folder inside the release, relative to its root"),
+        ({"alembic": "../alembic"}, "alembic must be a folder inside the release"),
+        ({"path": 3}, "path must be a folder inside the release"),
+        ({"path": "db", "alembic": "alembic"}, "set path (SQL files) or alembic"),
     ],
 )
 def test_invalid_table_names_key_value_and_what_is_valid(
@@ -105,3 +109,15 @@ def test_schema_dump_with_psql_meta_commands_is_read(tmp_path: Path) -> None:
     )
     loaded = load_settings(None, dump)
     assert loaded.facts is not None and TableName.of("t") in loaded.facts.tables
+
+
+def test_migrations_folder_is_relative_to_the_release() -> None:
+    assert _settings({"path": "db/migrations"}).path == "db/migrations"
+    assert _settings({"alembic": "alembic"}).alembic == "alembic"
+    assert _settings({}).path is None and _settings({}).alembic is None
+
+
+def test_rule_ids_are_not_checked_without_the_catalogue() -> None:
+    # The controller validates [migrations] without pglast (the rule catalogue needs it).
+    table = {"rules": {"disable": ["not-a-rule"]}}
+    assert settings_from_table(table, "[migrations]", None).disabled == {"not-a-rule"}

@@ -1,4 +1,4 @@
-"""``turnout deploy | rollback | promote | abort``."""
+"""``turnout deploy | rollback | promote | abort | retire``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.command("promote")(promote)
     app.command("abort")(abort)
+    app.command("retire")(retire)
 
 
 def _source(value: str) -> str:
@@ -51,12 +52,18 @@ def deploy(
 def rollback(
     release: str = typer.Argument(None, help="Release to go back to [default: the last good one]."),
     detach: bool = typer.Option(False, "--detach", help="Start the rollback and return at once."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Go back even to a release older than a contract migration's expand "
+        "(once you have restored the schema it needs).",
+    ),
     config: Path = config_option(),
 ) -> None:
     """Go back to the previous good release (a routing flip inside a warm window)."""
     out = console()
     with client(config) as api:
-        answer = api.rollback(release)
+        answer = api.rollback(release, force)
         d = answer["deploy"]
         out.print(f"[bold]rollback #{d['id']}[/]: back to {answer['release']}")
         if detach:
@@ -70,6 +77,19 @@ def promote(config: Path = config_option()) -> None:
     with client(config) as api:
         d = api.promote()["deploy"]
     console().print(f"deploy #{d['id']} promoted")
+
+
+def retire(
+    release: str = typer.Argument(None, help="Release to stop [default: every warm one]."),
+    config: Path = config_option(),
+) -> None:
+    """End warm windows now: stop releases kept running beside the live one."""
+    with client(config) as api:
+        retired = api.retire(release)["retired"]
+    if retired:
+        console().print(f"stopped {', '.join(retired)}; no instant rollback to them any more")
+    else:
+        console().print("no release runs besides the live one")
 
 
 def abort(config: Path = config_option()) -> None:

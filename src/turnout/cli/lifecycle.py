@@ -79,6 +79,12 @@ pause_before_switch = false
 # [deploy.smoke]
 # checks = [ {{ path = "/", expect = "200" }} ]
 # command = "./smoke.sh"       # TURNOUT_PREVIEW_URL and TURNOUT_PREVIEW_HEADER are set
+
+# Schema changes (PostgreSQL): with a migrations folder set, a deploy refuses a release
+# that mixes expand and contract migrations, or contracts the schema while a release
+# older than the matching expand still runs (docs/migrations.md).
+# [migrations]
+# path = "migrations"          # SQL files inside each release; or alembic = "alembic"
 """
 
 

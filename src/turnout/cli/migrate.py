@@ -61,7 +61,7 @@ def lint(
         raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     loaded = load_settings(config, schema)
     settings = loaded.settings.with_version(pg_version)
-    sources = load_sources(files or [], alembic)
+    sources = load_sources(files or [], alembic, loaded.settings, loaded.base)
     results = lint_migrations(sources, settings, loaded.facts)
     findings = [f for r in results for f in r.findings]
     typer.echo(render(findings, fmt, len(results)))
@@ -99,7 +99,7 @@ def plan(
     from turnout.migrations.load import load_sources, pending_after
 
     loaded = load_settings(config, schema)
-    sources = load_sources(files or [], alembic)
+    sources = load_sources(files or [], alembic, loaded.settings, loaded.base)
     start = pending_after(sources, current)
     history = [r.phase() for r in lint_migrations(sources, loaded.settings, loaded.facts)]
     typer.echo(render_plan(plan_deploys(history[start:], history)))
@@ -151,7 +151,7 @@ def check_compat(
     query_set = parse_queries(_read_text(queries), kind, str(queries))
     schema_sql = _read_text(schema) if schema is not None else dump_schema(schema_from)
     loaded = load_settings(config)
-    sources = load_sources(files or [], alembic)
+    sources = load_sources(files or [], alembic, loaded.settings, loaded.base)
     results = lint_migrations(sources, loaded.settings, loaded.facts)
     report = run_check(
         scratch_dsn, schema_sql, results[pending_after(sources, current) :], query_set

@@ -43,8 +43,11 @@ class ControllerClient:
         body = {"source": source, "strategy": strategy, "force": force}
         return self.call("POST", "/v1/deploys", json=body)
 
-    def rollback(self, release: str | None) -> dict[str, Any]:
-        return self.call("POST", "/v1/rollback", json={"release": release})
+    def rollback(self, release: str | None, force: bool = False) -> dict[str, Any]:
+        return self.call("POST", "/v1/rollback", json={"release": release, "force": force})
+
+    def retire(self, release: str | None) -> dict[str, Any]:
+        return self.call("POST", "/v1/retire", json={"release": release}, timeout=120)
 
     def events(self, deploy_id: int, after: int, wait: float = 5.0) -> dict[str, Any]:
         return self.call(

@@ -43,6 +43,7 @@ class ControllerAPI(JsonServer):
         routes.add("POST", "/v1/rollback", self.rollback)
         routes.add("POST", "/v1/promote", self.promote)
         routes.add("POST", "/v1/abort", self.abort)
+        routes.add("POST", "/v1/retire", self.retire)
         routes.add("GET", "/v1/logs", self.logs)
         routes.add("POST", "/v1/down", self.down)
         controller.flags.mount(routes)  # the flag service: OFREP, stream, /v1/flags
@@ -117,7 +118,9 @@ class ControllerAPI(JsonServer):
     async def rollback(self, request: Request) -> Response:
         body = request.json()
         self.c.experiments.check_deploy_allowed("rollback")
-        submitted = await self.engine.submit_rollback(body.get("release"), body.get("user"))
+        submitted = await self.engine.submit_rollback(
+            body.get("release"), body.get("user"), bool(body.get("force"))
+        )
         assert submitted.deploy is not None
         return Response(
             201,
@@ -136,6 +139,13 @@ class ControllerAPI(JsonServer):
         return Response(
             200, {"deploy": _deploy_view(self.engine.abort(request.json().get("user")))}
         )
+
+    async def retire(self, request: Request) -> Response:
+        release = request.json().get("release")
+        if release is not None and not isinstance(release, str):
+            raise UserError("release must be a release name (e.g. r3), or left out for all")
+        self.c.experiments.check_deploy_allowed("retire")
+        return Response(200, {"retired": await self.engine.retire(release)})
 
     async def logs(self, request: Request) -> Response:
         store = self.engine.store

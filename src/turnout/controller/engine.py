@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import json
 import logging
 import os
 import secrets
@@ -35,6 +36,7 @@ import httpx
 
 from turnout.controller.analysis import AnalysisRun
 from turnout.controller.metrics import MetricSource, PrometheusSource, RouterSource
+from turnout.controller.migrations import OCCUPIED, MigrationGate, StoreReleases
 from turnout.controller.traffic import Traffic
 from turnout.core.analysis.model import Judgement, Verdict
 from turnout.core.config import STRATEGIES, AnalysisConfig, AppConfig, Config, SmokeConfig
@@ -126,6 +128,7 @@ class Engine:
         self.analyses: dict[str, AnalysisRun] = {}  # the current deploy's, for status
         self.background: asyncio.Task[None] | None = None
         self.background_failure: StepFailed | None = None
+        self._gate: tuple[str, MigrationGate] | None = None  # ([migrations] as JSON, gate)
 
     # --- submitting work ------------------------------------------------------------------
 
@@ -147,6 +150,7 @@ class Engine:
             self.ingest, source, self.state_dir / "releases", self.cwd
         )
         check_command(cfg.app.command, Path(ingested.path))
+        await self._deploy_gate(cfg, Path(ingested.path), source)
         rel = self.store.add_release(
             ingested.digest,
             source,
@@ -171,7 +175,9 @@ class Engine:
         self.start(d.id)
         return Submitted(d, rel, f"deploying {rel.name}", [describe(s) for s in plan])
 
-    async def submit_rollback(self, target: str | None, user: str | None = None) -> Submitted:
+    async def submit_rollback(
+        self, target: str | None, user: str | None = None, force: bool = False
+    ) -> Submitted:
         active = self.store.active_deploy()
         if active is not None:
             raise ConflictError(
@@ -194,6 +200,10 @@ class Engine:
             raise UserError(f"{rel.name} is already live")
         if not Path(rel.path).is_dir():
             raise UserError(f"{rel.name} was pruned from {rel.path}; deploy it again instead")
+        gate = self._migration_gate(self.load_config())
+        if gate is not None and not force:
+            live = Path(self.store.release(good).path)
+            await asyncio.to_thread(gate.check_rollback, rel.name, Path(rel.path), live)
         await self.refresh_instances()
         running = {r: len(ids) for r, ids in self.running().items()}
         n = int(rel.config["app"]["instances"])
@@ -204,6 +214,61 @@ class Engine:
         self.store.journal(d.id, "deploy", -1, "info", f"rollback #{d.id}: back to {rel.name}")
         self.start(d.id)
         return Submitted(d, rel, f"rolling back to {rel.name}", [describe(s) for s in plan])
+
+    # --- the contract gate (docs/migrations.md) ------------------------------------------
+
+    def _migration_gate(self, cfg: Config) -> MigrationGate | None:
+        """The gate for the current ``[migrations]`` table; None when no migrations folder
+        is configured. Kept while the table is unchanged: it caches each release's phases."""
+        key = json.dumps(cfg.migrations, sort_keys=True)
+        if self._gate is None or self._gate[0] != key:
+            self._gate = (key, MigrationGate(cfg.migrations, self.cwd))
+        gate = self._gate[1]
+        return gate if gate.enabled else None
+
+    async def _deploy_gate(self, cfg: Config, folder: Path, source: str) -> None:
+        """Refuse, before anything changes, a release whose new migrations mix expand and
+        contract, or contract the schema under a running release older than the expand."""
+        gate = self._migration_gate(cfg)
+        if gate is None:
+            return
+        await self.refresh_instances()
+        instances = [i for i in self.store.instances(live=False) if i.state in OCCUPIED]
+        folders: dict[str, Path | None] = {}
+        for name in {i.release for i in instances}:
+            with contextlib.suppress(UserError):
+                folders[name] = Path(self.store.release(name).path)
+        good = self.store.good_release()
+        live = Path(self.store.release(good).path) if good else None
+        releases = StoreReleases(instances, folders, gate.migrations_in)
+        decision = await asyncio.to_thread(gate.check_deploy, folder, live, releases)
+        if not decision.allowed:
+            why = f"migration gate ({decision.reason}): {gate.explain(decision, good)}"
+            raise ConflictError(f"cannot deploy {source}: {why}")
+
+    async def retire(self, release: str | None) -> list[str]:
+        """End warm windows now: stop ``release`` (or every release besides the live one)."""
+        async with self.busy:
+            active = self.store.active_deploy()
+            if active is not None:
+                raise ConflictError(
+                    f"deploy #{active.id} is in progress and owns the instances; wait for it"
+                )
+            await self.refresh_instances()
+            good = self.store.good_release()
+            running = sorted({i.release for i in self.store.instances()} - {good})
+            if release is not None:
+                name = self.store.release(release).name
+                if name == good:
+                    raise ConflictError(
+                        f"{name} is the live release; deploy another one, or 'turnout down'"
+                    )
+                if name not in running:
+                    raise ConflictError(f"{name} has no running instances")
+                running = [name]
+            for name in running:
+                await self._retire(name)
+            return running
 
     def _retire_stale(self, good: str | None, new: str) -> list[Step]:
         """Releases still running besides the live one (a warm window) end when a new

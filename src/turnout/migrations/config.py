@@ -23,6 +23,7 @@ class LoadedSettings:
     settings: LintSettings
     facts: SchemaFacts | None  # from the schema file, when one is configured
     source: str  # where the settings came from, for messages
+    base: Path  # the folder configured paths are relative to (the config file's)
 
 
 def load_settings(config: Path | None, schema: Path | None = None) -> LoadedSettings:
@@ -37,7 +38,7 @@ def load_settings(config: Path | None, schema: Path | None = None) -> LoadedSett
         source, base = str(path), path.parent
     schema_path = schema if schema is not None else _configured(settings.schema, base)
     facts = read_schema(schema_path) if schema_path is not None else None
-    return LoadedSettings(settings, facts, source)
+    return LoadedSettings(settings, facts, source, base)
 
 
 def _configured(schema: str | None, base: Path) -> Path | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from turnout.core.migrations.model import MigrationSource
+from turnout.core.migrations.settings import LintSettings
 from turnout.errors import UserError
 from turnout.migrations.alembic import alembic_revisions
 from turnout.migrations.files import sql_sources
@@ -14,14 +15,25 @@ from turnout.migrations.files import sql_sources
 __all__ = ["load_sources", "pending_after"]
 
 
-def load_sources(files: Sequence[Path], alembic: Path | None) -> list[MigrationSource]:
+def load_sources(
+    files: Sequence[Path], alembic: Path | None, settings: LintSettings, base: Path
+) -> list[MigrationSource]:
+    """The migrations named on the command line, else the ones ``[migrations] path`` or
+    ``alembic`` names (relative to ``base``, the config file's folder)."""
     if files and alembic is not None:
         raise UserError("give SQL files or --alembic DIR, not both")
     if alembic is not None:
         return [rev.source for rev in alembic_revisions(alembic)]
-    if not files:
-        raise UserError("nothing to check: give SQL files (or directories) or --alembic DIR")
-    return sql_sources(files)
+    if files:
+        return sql_sources(files)
+    if settings.alembic is not None:
+        return [rev.source for rev in alembic_revisions(base / settings.alembic)]
+    if settings.path is not None:
+        return sql_sources([base / settings.path])
+    raise UserError(
+        "nothing to check: give SQL files (or directories), --alembic DIR, or set path or "
+        "alembic in the [migrations] table of turnout.toml"
+    )
 
 
 def pending_after(sources: Sequence[MigrationSource], current: str | None) -> int:

@@ -70,9 +70,12 @@ def decide(
 ) -> GateDecision:
     """Whether ``pending`` (in order) may be applied while ``running`` releases serve traffic.
 
-    ``history`` is every migration in order, applied and pending.
+    ``history`` is every migration in order, applied and pending. With nothing running
+    (a first deploy, or after ``turnout down``) no old code can meet the new schema, so
+    mixing expand and contract is allowed then; a bad ``expand=`` directive never is.
     """
-    mixed = _mixed(pending)
+    anything_running = any(r.instances for r in running)
+    mixed = _mixed(pending) if anything_running else None
     if mixed:
         return GateDecision(False, "mixed-phases", mixed)
     known = {m.id for m in history}
@@ -91,6 +94,8 @@ def decide(
         blockers.extend(_blockers(contract.id, expand, running))
     if blockers:
         return GateDecision(False, "old-release-running", _message(blockers), tuple(blockers))
+    if not anything_running:
+        return GateDecision(True, "allowed", "no release is running, so none needs the old shape")
     return GateDecision(True, "allowed", "no running release predates a pending contract migration")
 
 

@@ -7,6 +7,8 @@ assume_in_transaction = false    # the runner wraps each file in BEGIN/COMMIT
 lock_timeout_required = true     # report lock-timeout
 statement_timeout_required = true
 schema = "db/schema.sql"         # optional pg_dump --schema-only of the database
+path = "migrations"              # the SQL migrations, a folder inside each release
+# alembic = "alembic"            # or: an Alembic project inside each release
 
 [migrations.rules]
 disable = ["integer-primary-key"]
@@ -35,6 +37,8 @@ _KEYS = (
     "lock_timeout_required",
     "statement_timeout_required",
     "schema",
+    "path",
+    "alembic",
     "rules",
 )
 
@@ -46,6 +50,8 @@ class LintSettings:
     lock_timeout_required: bool = True
     statement_timeout_required: bool = True
     schema: str | None = None
+    path: str | None = None  # SQL migrations folder, relative to a release (and the project)
+    alembic: str | None = None  # or an Alembic project folder, relative the same way
     disabled: frozenset[str] = field(default_factory=frozenset)
     enabled: frozenset[str] = field(default_factory=frozenset)  # opt-in rules switched on
 
@@ -67,9 +73,10 @@ class LintSettings:
 
 
 def settings_from_table(
-    table: Mapping[str, Any], where: str, known_rules: Collection[str]
+    table: Mapping[str, Any], where: str, known_rules: Collection[str] | None
 ) -> LintSettings:
-    """Validate a ``[migrations]`` table; ``where`` names it in errors."""
+    """Validate a ``[migrations]`` table; ``where`` names it in errors. ``known_rules``
+    None skips checking rule ids (the rule catalogue needs the migrations extra)."""
     for key in table:
         if key not in _KEYS:
             valid = ", ".join(_KEYS)
@@ -83,6 +90,9 @@ def settings_from_table(
     schema = table.get("schema")
     if schema is not None and not isinstance(schema, str):
         raise UserError(f"{where}: schema must be a path string, not {schema!r}")
+    path, alembic = _folder(table, "path", where), _folder(table, "alembic", where)
+    if path is not None and alembic is not None:
+        raise UserError(f"{where}: set path (SQL files) or alembic (an Alembic project), not both")
     return LintSettings(
         postgres_version=_version(
             table.get("postgres_version", DEFAULT_POSTGRES_VERSION), f"{where}: postgres_version"
@@ -91,6 +101,8 @@ def settings_from_table(
         lock_timeout_required=_bool(table, "lock_timeout_required", True, where),
         statement_timeout_required=_bool(table, "statement_timeout_required", True, where),
         schema=schema,
+        path=path,
+        alembic=alembic,
         disabled=_rule_list(rules, "disable", where, known_rules),
         enabled=_rule_list(rules, "enable", where, known_rules),
     )
@@ -105,6 +117,20 @@ def _version(value: Any, where: str) -> int:
     return value
 
 
+def _folder(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else ""
+    parts = text.replace("\\", "/").split("/")
+    if not text.strip() or text.startswith("/") or ".." in parts:
+        raise UserError(
+            f"{where}: {key} must be a folder inside the release, relative to its root "
+            f'(e.g. "migrations"), not {value!r}'
+        )
+    return text
+
+
 def _bool(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
@@ -113,14 +139,15 @@ def _bool(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool
 
 
 def _rule_list(
-    rules: Mapping[str, Any], key: str, where: str, known: Collection[str]
+    rules: Mapping[str, Any], key: str, where: str, known: Collection[str] | None
 ) -> frozenset[str]:
     value = rules.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UserError(f"{where}.rules: {key} must be a list of rule ids, not {value!r}")
-    for rule in value:
-        if rule not in known:
-            raise UserError(f"{where}.rules.{key}: unknown rule {rule!r}{_suggest(rule, known)}")
+    unknown = [rule for rule in value if known is not None and rule not in known]
+    if unknown and known is not None:
+        rule = unknown[0]
+        raise UserError(f"{where}.rules.{key}: unknown rule {rule!r}{_suggest(rule, known)}")
     return frozenset(value)
 
 
