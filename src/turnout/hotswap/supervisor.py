@@ -18,6 +18,10 @@ has not. A new generation that exits or never becomes healthy is stopped and the
 old one keeps serving.
 
 A generation that dies on its own is restarted (backoff 1, 2, 4 ... 30 s).
+
+The control socket is open before generation 1 starts, so whoever sees the app
+answer can reach it: a command sent while generation 1 is starting is answered once
+the start is over (a reload then swaps, after a failed start it is refused).
 """
 
 from __future__ import annotations
@@ -127,6 +131,9 @@ class Supervisor:
         self.counter = 0
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
+        self.started = asyncio.Event()  # generation 1's start is over, well or not
+        self.start_failure: str | None = None
+        self.clients: set[asyncio.Task[Any]] = set()  # control connections being answered
         self.log_path = settings.state_dir / f"{settings.name}.log"
 
     # --- generations ----------------------------------------------------------------------
@@ -159,6 +166,8 @@ class Supervisor:
         last = "no check answered by it yet"
         loop = asyncio.get_running_loop()
         while True:
+            if self.stopping.is_set():
+                raise SwapFailed(f"turnout run is stopping; generation {gen.number} not started")
             if not gen.alive():
                 code = gen.popen.returncode
                 raise SwapFailed(f"generation {gen.number} exited with code {code}: {self.tail()}")
@@ -321,11 +330,23 @@ class Supervisor:
         path.unlink(missing_ok=True)
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.clients.add(task)
+            try:
+                await answer_client(reader, writer)
+            finally:
+                self.clients.discard(task)
+
+        async def answer_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 line = await reader.readline()
                 request = json.loads(line or b"{}")
                 cmd = request.get("cmd")
-                if cmd == "reload":
+                await self.started.wait()
+                if self.start_failure is not None:
+                    answer = {"ok": False, "reason": f"the app did not start: {self.start_failure}"}
+                elif cmd == "reload":
                     wd = Path(request["workdir"]) if request.get("workdir") else None
                     answer = await self.reload(wd, request.get("command"))
                 elif cmd == "status":
@@ -350,16 +371,22 @@ class Supervisor:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        # Before generation 1 starts: a client that sees the app answer can reach the
+        # control socket, and a stop during the start ends the start (no orphan).
+        control = await self.serve_control()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
         try:
             await self.start()
         except SwapFailed as exc:
             log.error("the app did not start: %s", exc.reason)
             print(f"error: the app did not start: {exc.reason}", file=sys.stderr)
+            self.start_failure = exc.reason
+            self.started.set()
+            await self._close_control(control, answered_within=1.0)
             return 1
-        control = await self.serve_control()
+        self.started.set()
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._sighup()))
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
         watcher = loop.create_task(self.watch())
         assert self.current is not None
         log.info(
@@ -367,14 +394,30 @@ class Supervisor:
         )
         await self.stopping.wait()
         watcher.cancel()
-        control.close()
-        self.s.control_path.unlink(missing_ok=True)
+        await self._close_control(control)
         async with self.lock:
             if self.current is not None:
                 await self.retire(self.current)
         return 0
 
+    def _on_stop_signal(self, sig: int) -> None:
+        # Which signal, so that an unexpected stop says what stopped it (the sender's
+        # pid is not available to an event loop's signal handler).
+        log.info("received %s (signal %d): stopping", signal.Signals(sig).name, sig)
+        self.stopping.set()
+
+    async def _close_control(
+        self, control: asyncio.AbstractServer, answered_within: float = 0
+    ) -> None:
+        """Stop accepting commands; give the connections being answered up to
+        ``answered_within`` seconds to get their answer."""
+        control.close()
+        self.s.control_path.unlink(missing_ok=True)
+        if self.clients and answered_within > 0:
+            await asyncio.wait(set(self.clients), timeout=answered_within)
+
     async def _sighup(self) -> None:
+        log.info("received SIGHUP (signal %d): reload", signal.SIGHUP)
         result = await self.reload()
         log.info("SIGHUP reload: %s", result)
 
