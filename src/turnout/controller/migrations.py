@@ -11,12 +11,12 @@ release adds. The decision itself is pure (``turnout.core.migrations.gate``).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from turnout.core.migrations.settings import LintSettings, settings_from_table
+from turnout.core.migrations.settings import LintSettings, known_rule_ids, settings_from_table
 from turnout.core.records import InstanceRecord
 from turnout.errors import ConflictError, UserError
 
@@ -65,7 +65,7 @@ class MigrationGate:
     decides whether a release may go live while the running releases run."""
 
     def __init__(self, table: dict[str, Any], project: Path) -> None:
-        self.settings: LintSettings = settings_from_table(table, "[migrations]", _rule_ids())
+        self.settings: LintSettings = settings_from_table(table, "[migrations]", known_rule_ids())
         self.project = project
         self._cache: dict[Path, list[MigrationPhase] | None] = {}
 
@@ -155,15 +155,6 @@ class MigrationGate:
                     f"{target}'s code uses; roll back to a release that includes {expand}, or "
                     "deploy a fixed release instead"
                 )
-
-
-def _rule_ids() -> Collection[str] | None:
-    """Known rule ids; None without pglast (rule names are then checked by the linter)."""
-    try:
-        from turnout.core.migrations.rules import RULES_BY_ID
-    except ImportError:
-        return None
-    return RULES_BY_ID
 
 
 def _needs_pglast() -> None:

@@ -344,16 +344,10 @@ class Config(StrictModel):
     @field_validator("migrations")
     @classmethod
     def _migrations(cls, v: dict[str, Any]) -> dict[str, Any]:
-        from turnout.core.migrations.settings import settings_from_table
+        from turnout.core.migrations.settings import known_rule_ids, settings_from_table
 
         try:
-            from turnout.core.migrations.rules import RULES_BY_ID
-        except ImportError:  # without the migrations extra: rule ids are checked on use
-            known = None
-        else:
-            known = frozenset(RULES_BY_ID)
-        try:
-            settings_from_table(v, "[migrations]", known)
+            settings_from_table(v, "[migrations]", known_rule_ids())
         except UserError as exc:
             raise ValueError(exc.message.removeprefix("[migrations]: ")) from None
         return v

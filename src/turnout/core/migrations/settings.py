@@ -25,7 +25,7 @@ from typing import Any
 
 from turnout.errors import UserError
 
-__all__ = ["DEFAULT_POSTGRES_VERSION", "LintSettings", "settings_from_table"]
+__all__ = ["DEFAULT_POSTGRES_VERSION", "LintSettings", "known_rule_ids", "settings_from_table"]
 
 # PostgreSQL 14 is the oldest major version the PostgreSQL project still supports
 # after 13's end of life (November 2025); set postgres_version for older servers.
@@ -70,6 +70,16 @@ class LintSettings:
             if version is None
             else replace(self, postgres_version=_version(version, "--pg-version"))
         )
+
+
+def known_rule_ids() -> Collection[str] | None:
+    """The rule catalogue's ids; None without pglast (the migrations extra), where the
+    controller still validates the table and the linter checks rule ids when it runs."""
+    try:
+        from turnout.core.migrations.rules import RULES_BY_ID
+    except ImportError:
+        return None
+    return frozenset(RULES_BY_ID)
 
 
 def settings_from_table(
