@@ -121,16 +121,8 @@ class _Middleware(Generic[App]):
 
 
 class TurnoutASGI(_Middleware[ASGIApp]):
-    def __init__(
-        self,
-        app: ASGIApp,
-        health_path: str = "/healthz",
-        drain: Drain | None = None,
-        readiness: Readiness | None = None,
-    ) -> None:
-        super().__init__(app, health_path, drain, readiness)
-        self.lifespan_seen = False
-        self.started_up = False
+    lifespan_seen = False  # the server runs the lifespan protocol (set per instance)
+    started_up = False  # ... and the app answered its startup
 
     def _ready(self) -> bool:
         return super()._ready() and (self.started_up or not self.lifespan_seen)

@@ -36,7 +36,7 @@ import httpx
 
 from turnout.controller.analysis import AnalysisRun
 from turnout.controller.metrics import MetricSource, PrometheusSource, RouterSource
-from turnout.controller.migrations import OCCUPIED, MigrationGate, StoreReleases
+from turnout.controller.migrations import MigrationGate, StoreReleases
 from turnout.controller.traffic import Traffic
 from turnout.core.analysis.model import Judgement, Verdict
 from turnout.core.config import STRATEGIES, AnalysisConfig, AppConfig, Config, SmokeConfig
@@ -233,14 +233,10 @@ class Engine:
         if gate is None:
             return
         await self.refresh_instances()
-        instances = [i for i in self.store.instances(live=False) if i.state in OCCUPIED]
-        folders: dict[str, Path | None] = {}
-        for name in {i.release for i in instances}:
-            with contextlib.suppress(UserError):
-                folders[name] = Path(self.store.release(name).path)
+        folders: dict[str, Path | None] = {r.name: Path(r.path) for r in self.store.releases()}
         good = self.store.good_release()
-        live = Path(self.store.release(good).path) if good else None
-        releases = StoreReleases(instances, folders, gate.migrations_in)
+        live = folders[good] if good else None
+        releases = StoreReleases(self.store.instances(live=False), folders, gate.migrations_in)
         decision = await asyncio.to_thread(gate.check_deploy, folder, live, releases)
         if not decision.allowed:
             why = f"migration gate ({decision.reason}): {gate.explain(decision, good)}"

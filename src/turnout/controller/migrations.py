@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # the gate's modules need pglast (the migrations extra): impo
     from turnout.core.migrations.gate import GateDecision, RunningRelease
     from turnout.core.migrations.phases import MigrationPhase
 
-__all__ = ["OCCUPIED", "MigrationGate", "StoreReleases"]
+__all__ = ["MigrationGate", "StoreReleases"]
 
-OCCUPIED = ("starting", "running", "stopping")  # an instance being stopped still serves
+_OCCUPIED = ("starting", "running", "stopping")  # an instance being stopped still serves
 
 
 class StoreReleases:
@@ -48,7 +48,7 @@ class StoreReleases:
 
         by_release: dict[str, list[Instance]] = {}
         for inst in sorted(self._instances, key=lambda i: (i.release, i.started_at, i.id)):
-            if inst.state in OCCUPIED:
+            if inst.state in _OCCUPIED:
                 started = datetime.fromtimestamp(inst.started_at, UTC)
                 by_release.setdefault(inst.release, []).append(Instance(inst.id, started))
         out = []
@@ -136,25 +136,14 @@ class MigrationGate:
         return text
 
     def check_rollback(self, target: str, target_folder: Path, live_folder: Path) -> None:
-        """Refuse going back to a release that predates the expand of a contract migration
-        the live release brought: that contract removed the shape the target's code uses."""
+        """Refuse going back past a contract migration (``decide_rollback``)."""
         _needs_pglast()
-        from turnout.core.migrations.gate import matching_expand
-        from turnout.core.migrations.phases import Phase
+        from turnout.core.migrations.gate import decide_rollback
 
-        target_ids = {m.id for m in self.migrations_in(target_folder) or ()}
-        live = self.migrations_in(live_folder) or []
-        for contract in (m for m in live if m.phase is Phase.CONTRACT):
-            if contract.id in target_ids:
-                continue
-            expand = matching_expand(contract, live)
-            if expand is not None and expand not in target_ids:
-                raise ConflictError(
-                    f"migration gate (contract-applied): {target} predates {expand}, and the "
-                    f"live release carries contract migration {contract.id}, which removed what "
-                    f"{target}'s code uses; roll back to a release that includes {expand}, or "
-                    "deploy a fixed release instead"
-                )
+        target_ids = frozenset(m.id for m in self.migrations_in(target_folder) or ())
+        decision = decide_rollback(target, target_ids, self.migrations_in(live_folder) or [])
+        if not decision.allowed:
+            raise ConflictError(f"migration gate ({decision.reason}): {decision.message}")
 
 
 def _needs_pglast() -> None:

@@ -17,7 +17,15 @@ from datetime import datetime
 
 from turnout.core.migrations.phases import MigrationPhase, Phase
 
-__all__ = ["Blocker", "GateDecision", "Instance", "RunningRelease", "decide", "matching_expand"]
+__all__ = [
+    "Blocker",
+    "GateDecision",
+    "Instance",
+    "RunningRelease",
+    "decide",
+    "decide_rollback",
+    "matching_expand",
+]
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class Blocker:
 @dataclass(frozen=True)
 class GateDecision:
     allowed: bool
-    reason: str  # allowed | mixed-phases | old-release-running | unknown-expand
+    reason: str  # allowed | mixed-phases | old-release-running | unknown-expand | contract-applied
     message: str
     blockers: tuple[Blocker, ...] = ()
 
@@ -97,6 +105,27 @@ def decide(
     if not anything_running:
         return GateDecision(True, "allowed", "no release is running, so none needs the old shape")
     return GateDecision(True, "allowed", "no running release predates a pending contract migration")
+
+
+def decide_rollback(
+    target: str, target_migrations: frozenset[str], live: Sequence[MigrationPhase]
+) -> GateDecision:
+    """May ``target`` (built with ``target_migrations``) replace the live release, whose
+    migrations (all applied) are ``live``? Not when it predates the expand of a contract
+    the live release carries: that contract removed the shape the target's code uses."""
+    for contract in (m for m in live if m.phase is Phase.CONTRACT):
+        if contract.id in target_migrations:
+            continue
+        expand = matching_expand(contract, live)
+        if expand is not None and expand not in target_migrations:
+            return GateDecision(
+                False,
+                "contract-applied",
+                f"{target} predates {expand}, and the live release carries contract migration "
+                f"{contract.id}, which removed what {target}'s code uses; roll back to a "
+                f"release that includes {expand}, or deploy a fixed release instead",
+            )
+    return GateDecision(True, "allowed", f"{target} includes every applied contract's expand")
 
 
 def _mixed(pending: Sequence[MigrationPhase]) -> str | None:
