@@ -129,6 +129,7 @@ class Engine:
         self.background: asyncio.Task[None] | None = None
         self.background_failure: StepFailed | None = None
         self._gate: tuple[str, MigrationGate] | None = None  # ([migrations] as JSON, gate)
+        self._sampling: int | None = None  # the deploy whose timeline is being sampled
 
     # --- submitting work ------------------------------------------------------------------
 
@@ -301,6 +302,7 @@ class Engine:
     # --- driving a deploy -----------------------------------------------------------------
 
     async def drive(self, deploy_id: int) -> None:
+        self._sampling = deploy_id
         sampler = asyncio.get_running_loop().create_task(self._sample(deploy_id))
         try:
             async with self.busy:
@@ -312,16 +314,20 @@ class Engine:
         finally:
             await asyncio.sleep(SAMPLE_TAIL)  # the timeline shows the traffic settle
             sampler.cancel()
+            self._sampling = None
 
     async def _sample(self, deploy_id: int) -> None:
         """Record the router's per-pool counters every SAMPLE_EVERY seconds: the deploy's
         timeline for ``turnout report``."""
         while True:
-            with contextlib.suppress(TurnoutError):
-                stats = await self.traffic.stats()
-                data = {"bounds": stats["bounds"], "pools": stats["pools"]}
-                self.store.add_sample(deploy_id, float(stats.get("time", time.time())), data)
+            await self._sample_once(deploy_id)
             await asyncio.sleep(SAMPLE_EVERY)
+
+    async def _sample_once(self, deploy_id: int) -> None:
+        with contextlib.suppress(TurnoutError):
+            stats = await self.traffic.stats()
+            data = {"bounds": stats["bounds"], "pools": stats["pools"]}
+            self.store.add_sample(deploy_id, float(stats.get("time", time.time())), data)
 
     async def _drive(self, deploy_id: int) -> None:
         self._resume_background(self.store.deploy(deploy_id))
@@ -562,7 +568,14 @@ class Engine:
             [step.preview] if step.preview else []
         )
         await self.traffic.undrain([a for r in serving for a in running.get(r, [])])
+        # A sample on each side of the switch: no timeline bucket straddles a route change,
+        # so the report shows which table served each request.
+        sampling = self._sampling
+        if sampling is not None:
+            await self._sample_once(sampling)
         generation = await self.traffic.apply(table)
+        if sampling is not None:
+            await self._sample_once(sampling)
         return {"generation": generation, "weights": weights}
 
     def _release_section(self, release: str, key: str) -> dict[str, Any]:
