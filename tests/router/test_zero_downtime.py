@@ -1,5 +1,7 @@
 """Acceptance: under continuous mixed load, switching weights 0 -> 100, draining a
-pool and killing an instance with SIGKILL give zero failed client requests."""
+pool and killing an instance with SIGKILL give zero failed client requests, except
+a response the killed instance had already begun to send: the client holds part of
+it, so no proxy can mend it (nginx and HAProxy cut it the same way)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 import pytest
 
 from turnout.harness import LoadSpec
+from turnout.harness.accounting import Kind, Stage
 from turnout.harness.spec import (
     KeepAliveClients,
     Mix,
@@ -55,12 +58,22 @@ def test_switch_drain_and_kill_lose_no_request(router, demo_factory, load_runner
 
     time.sleep(1)
     victim = v2[0]
+    before = load.progress().elapsed_s
     victim.kill()  # SIGKILL, mid-traffic
+    after = load.progress().elapsed_s
     time.sleep(3)
     report = load.stop()
 
     summary = report.to_dict()
-    assert report.failed == 0, (report.failures, summary)
+    # uvicorn writes a response's head and body separately: a kill between the two
+    # writes (rare: seen once in about a dozen CI runs) leaves the client a head and a
+    # cut body.
+    cut = [
+        f for f in report.failures
+        if f.kind in (Kind.BAD_BODY, Kind.RESET_MID_RESPONSE) and f.stage is Stage.BODY
+        and f.release == "v2" and f.start <= after and f.end >= before
+    ]  # fmt: skip
+    assert len(cut) <= 1 and report.failed == len(cut), (report.failures, summary)
     assert report.sent > 1000
     assert report.share("v1") > 0.05 and report.share("v2") > 0.3
     assert summary["by_client"]["stream"]["ok"] >= 1  # the long stream survived the switch
