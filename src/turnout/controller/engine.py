@@ -129,7 +129,6 @@ class Engine:
         self.background: asyncio.Task[None] | None = None
         self.background_failure: StepFailed | None = None
         self._gate: tuple[str, MigrationGate] | None = None  # ([migrations] as JSON, gate)
-        self._sampling: int | None = None  # the deploy whose timeline is being sampled
 
     # --- submitting work ------------------------------------------------------------------
 
@@ -302,7 +301,6 @@ class Engine:
     # --- driving a deploy -----------------------------------------------------------------
 
     async def drive(self, deploy_id: int) -> None:
-        self._sampling = deploy_id
         sampler = asyncio.get_running_loop().create_task(self._sample(deploy_id))
         try:
             async with self.busy:
@@ -314,7 +312,6 @@ class Engine:
         finally:
             await asyncio.sleep(SAMPLE_TAIL)  # the timeline shows the traffic settle
             sampler.cancel()
-            self._sampling = None
 
     async def _sample(self, deploy_id: int) -> None:
         """Record the router's per-pool counters every SAMPLE_EVERY seconds: the deploy's
@@ -450,7 +447,7 @@ class Engine:
             case Start():
                 return await self._start(step, d)
             case Route():
-                return await self._route(step)
+                return await self._route(step, timeline=d.id)
             case AwaitHealthy():
                 return await self._await_healthy(step, d)
             case Drain():
@@ -544,7 +541,9 @@ class Engine:
                 return port
         raise SystemFault("no free port found on 127.0.0.1")
 
-    async def _route(self, step: Route) -> dict[str, Any]:
+    async def _route(self, step: Route, timeline: int | None = None) -> dict[str, Any]:
+        """Apply the step's table. ``timeline``: the deploy whose timeline gets a sample on
+        each side of the switch, so no bucket of its report straddles a route change."""
         running = self.running()
         weights = proportional(running, step.releases) if step.proportional else dict(step.weights)
         include = [r for r in step.releases if r not in weights]
@@ -568,14 +567,11 @@ class Engine:
             [step.preview] if step.preview else []
         )
         await self.traffic.undrain([a for r in serving for a in running.get(r, [])])
-        # A sample on each side of the switch: no timeline bucket straddles a route change,
-        # so the report shows which table served each request.
-        sampling = self._sampling
-        if sampling is not None:
-            await self._sample_once(sampling)
+        if timeline is not None:
+            await self._sample_once(timeline)
         generation = await self.traffic.apply(table)
-        if sampling is not None:
-            await self._sample_once(sampling)
+        if timeline is not None:
+            await self._sample_once(timeline)
         return {"generation": generation, "weights": weights}
 
     def _release_section(self, release: str, key: str) -> dict[str, Any]:

@@ -87,22 +87,13 @@ class MigrationGate:
     def _read(self, release: Path) -> list[MigrationPhase]:
         from turnout.core.migrations.lint import lint_migrations
         from turnout.migrations.config import read_schema
-        from turnout.migrations.files import sql_sources
+        from turnout.migrations.load import load_sources
 
         settings = self.settings
-        if settings.alembic is not None:
-            from turnout.migrations.alembic import alembic_revisions
-
-            where = release / settings.alembic
-            if not where.is_dir():
-                return []
-            sources = [rev.source for rev in alembic_revisions(where)]
-        else:
-            assert settings.path is not None
-            where = release / settings.path
-            if not where.is_dir() or not any(where.glob("*.sql")):
-                return []
-            sources = sql_sources([where])
+        where = release / (settings.alembic or settings.path or "")
+        if not where.is_dir() or (settings.path is not None and not any(where.glob("*.sql"))):
+            return []  # a release without migrations
+        sources = load_sources([], None, settings, release)
         facts = read_schema(self.project / settings.schema) if settings.schema else None
         return [r.phase() for r in lint_migrations(sources, settings, facts)]
 

@@ -154,10 +154,9 @@ def _rule_list(
     value = rules.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UserError(f"{where}.rules: {key} must be a list of rule ids, not {value!r}")
-    unknown = [rule for rule in value if known is not None and rule not in known]
-    if unknown and known is not None:
-        rule = unknown[0]
-        raise UserError(f"{where}.rules.{key}: unknown rule {rule!r}{_suggest(rule, known)}")
+    for rule in value:
+        if known is not None and rule not in known:
+            raise UserError(f"{where}.rules.{key}: unknown rule {rule!r}{_suggest(rule, known)}")
     return frozenset(value)
 
 
